@@ -1,0 +1,103 @@
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import Account, ApiKey
+from ledgerflow.money import to_major
+
+_TEXT = {"required": False, "allow_blank": True, "default": ""}
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id", read_only=True)
+    owner = serializers.SerializerMethodField()
+    asset = serializers.CharField(source="asset.code")
+    balance = serializers.SerializerMethodField()
+    available = serializers.SerializerMethodField()
+    pending_debits = serializers.SerializerMethodField()
+    pending_credits = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Account
+        fields = [
+            "id",
+            "owner",
+            "name",
+            "asset",
+            "balance",
+            "available",
+            "pending_debits",
+            "pending_credits",
+            "status",
+            "allow_negative",
+            "metadata",
+            "created_at",
+        ]
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_owner(self, account: Account) -> int | None:
+        return account.owner_id
+
+    def _money(self, account: Account, value: int) -> str:
+        return to_major(value, account.asset.exponent)
+
+    @extend_schema_field(str)
+    def get_balance(self, account: Account) -> str:
+        return self._money(account, account.balance)
+
+    @extend_schema_field(str)
+    def get_available(self, account: Account) -> str:
+        return self._money(account, account.available)
+
+    @extend_schema_field(str)
+    def get_pending_debits(self, account: Account) -> str:
+        return self._money(account, account.pending_debits)
+
+    @extend_schema_field(str)
+    def get_pending_credits(self, account: Account) -> str:
+        return self._money(account, account.pending_credits)
+
+
+class AccountCreateSerializer(serializers.Serializer):
+    asset = serializers.CharField(help_text="Asset code: USD, EUR, GBP, JPY, USDC, …")
+    name = serializers.CharField(max_length=200, **_TEXT)
+    metadata = serializers.DictField(required=False, default=dict)
+
+
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "email", "telegram_id", "is_staff", "date_joined"]
+
+
+class RegisterRequestSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(write_only=True, style={"input_type": "password"})
+    telegram_id = serializers.CharField(max_length=64, required=False, allow_null=True)
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    email = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"})
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.CharField(help_text="The secret. Shown once; store it now.")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+
+
+class ApiKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)

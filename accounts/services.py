@@ -1,0 +1,149 @@
+"""Every write to identity and account rows (never balances: those belong to ledger.services)."""
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.authentication import hash_key
+from accounts.errors import AccountLocked, AuthenticationFailed, UnknownAsset
+from accounts.models import Account, ApiKey, Asset, User
+from ledgerflow.errors import NotFound, ValidationFailed
+from webhooks.services import record_event
+
+
+@transaction.atomic
+def register_user(*, email: str, password: str, telegram_id: str | None = None) -> User:
+    """Create a customer. Raises ValidationFailed for a taken email/telegram id or weak password."""
+    email = email.strip().lower()
+    domain = email.rpartition("@")[2]
+    if domain in {d.lower() for d in settings.BLOCKED_EMAIL_DOMAINS}:
+        raise ValidationFailed("Email domain not accepted.", {"email": ["Domain not accepted."]})
+    if User.objects.filter(email=email).exists():
+        raise ValidationFailed("Email already registered.", {"email": ["Already registered."]})
+    if telegram_id and User.objects.filter(telegram_id=telegram_id).exists():
+        raise ValidationFailed(
+            "Telegram id already registered.", {"telegram_id": ["Already registered."]}
+        )
+    candidate = User(email=email, telegram_id=telegram_id or None)
+    try:
+        validate_password(password, user=candidate)
+    except DjangoValidationError as exc:
+        raise ValidationFailed("Password too weak.", {"password": list(exc.messages)}) from None
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email, password, telegram_id=telegram_id or None)
+    except IntegrityError:  # a concurrent registration won the race
+        raise ValidationFailed(
+            "Email already registered.", {"email": ["Already registered."]}
+        ) from None
+
+
+def check_login(*, email: str, password: str) -> User:
+    """Authenticate with lockout. Raises AccountLocked or AuthenticationFailed.
+
+    Failures are counted with an atomic UPDATE so concurrent guesses cannot slip past the limit.
+    """
+    now = timezone.now()
+    user = User.objects.filter(email=(email or "").strip().lower()).first()
+    if user is not None and user.locked_until and user.locked_until > now:
+        retry_after = int((user.locked_until - now).total_seconds()) + 1
+        raise AccountLocked("Too many failed logins; try again later.", retry_after=retry_after)
+    authenticated = authenticate(email=email.strip().lower(), password=password)
+    if authenticated is not None:
+        if authenticated.failed_login_count or authenticated.locked_until:
+            User.objects.filter(pk=authenticated.pk).update(failed_login_count=0, locked_until=None)
+        return authenticated
+    if user is not None:
+        User.objects.filter(pk=user.pk).update(failed_login_count=F("failed_login_count") + 1)
+        user.refresh_from_db(fields=["failed_login_count"])
+        if user.failed_login_count >= settings.LOGIN_LOCKOUT_THRESHOLD:
+            User.objects.filter(pk=user.pk).update(
+                failed_login_count=0,
+                locked_until=now + timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS),
+            )
+    raise AuthenticationFailed("No active account with these credentials.")
+
+
+def create_api_key(*, actor: User, name: str) -> tuple[ApiKey, str]:
+    """A new key acting for `actor`. Returns the row and the raw key (shown once, never stored)."""
+    prefix = secrets.token_hex(4)
+    raw_key = f"lf_{prefix}_{secrets.token_urlsafe(32)}"
+    api_key = ApiKey.objects.create(
+        user=actor, name=name, prefix=prefix, hashed_key=hash_key(raw_key)
+    )
+    return api_key, raw_key
+
+
+def revoke_api_key(*, actor: User, api_key_id: int) -> ApiKey:
+    api_key = ApiKey.objects.filter(pk=api_key_id).first()
+    if api_key is None:
+        raise NotFound("No such API key.")
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key
+
+
+def asset_by_code(code: str) -> Asset:
+    asset = Asset.objects.filter(code=code.upper()).first()
+    if asset is None:
+        raise UnknownAsset(f"Unknown asset {code!r}.", errors={"asset": ["Unknown asset."]})
+    return asset
+
+
+@transaction.atomic
+def open_account(
+    *, actor: User, asset_code: str, name: str = "", metadata: dict[str, Any] | None = None
+) -> Account:
+    """Open a customer account owned by `actor`; records `account.created`."""
+    asset = asset_by_code(asset_code)
+    account = Account.objects.create(owner=actor, asset=asset, name=name, metadata=metadata or {})
+    record_event("account.created", account_event_data(account), accounts=[account])
+    return account
+
+
+def account_event_data(account: Account) -> dict[str, Any]:
+    return {
+        "id": account.public_id,
+        "owner": account.owner_id,
+        "name": account.name,
+        "asset": account.asset.code,
+        "status": account.status,
+    }
+
+
+def system_account(*, asset: Asset, system_code: str) -> Account:
+    """The asset's world/vault/adjustments account, created on first use (race-safe)."""
+    account = Account.objects.filter(asset=asset, system_code=system_code).first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            return Account.objects.create(
+                asset=asset,
+                system_code=system_code,
+                allow_negative=True,
+                name=f"{asset.code} {system_code}",
+            )
+    except IntegrityError:
+        return Account.objects.get(asset=asset, system_code=system_code)
+
+
+@transaction.atomic
+def set_account_status(*, actor: User, account_id: int, status: str) -> Account:
+    """Freeze, unfreeze or close an account (staff). Locks the row like a movement does."""
+    from accounts.locks import lock_accounts
+
+    account = lock_accounts([account_id])[account_id]
+    if account.status != status:
+        account.status = status
+        account.save(update_fields=["status"])
+    return account

@@ -1,0 +1,111 @@
+"""Fixtures shared by every app: API clients with real JWT or API-key auth, users, accounts."""
+
+import os
+import uuid
+
+# Before Django reads settings: isolate this run's cache keys (tests may share one Redis)
+# and keep login throttling out of the way except in the tests that are about it.
+os.environ.setdefault(
+    "CACHE_KEY_PREFIX",
+    f"lftest-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{uuid.uuid4().hex[:8]}",
+)
+os.environ.setdefault("THROTTLE_AUTH", "100000/min")
+os.environ.setdefault("THROTTLE_ANON", "100000/min")
+os.environ.setdefault("THROTTLE_USER", "100000/min")
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    from django.core.cache import cache
+
+    cache.clear()  # throttle counters; this run's keys only matter to this run
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    token = RefreshToken.for_user(user).access_token
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def user_factory(db):
+    from accounts.tests.factories import UserFactory
+
+    return UserFactory
+
+
+@pytest.fixture
+def customer(db):
+    from accounts.tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def other_customer(db):
+    from accounts.tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def staff(db):
+    from accounts.tests.factories import UserFactory
+
+    return UserFactory(is_staff=True)
+
+
+@pytest.fixture
+def customer_client(customer) -> APIClient:
+    return client_for(customer)
+
+
+@pytest.fixture
+def other_client(other_customer) -> APIClient:
+    return client_for(other_customer)
+
+
+@pytest.fixture
+def staff_client(staff) -> APIClient:
+    return client_for(staff)
+
+
+@pytest.fixture
+def account_factory(db):
+    from accounts.tests.factories import AccountFactory
+
+    return AccountFactory
+
+
+@pytest.fixture
+def funded(db, staff):
+    """Make a customer account holding `amount` (major units) through the deposit service."""
+    from decimal import Decimal
+
+    from accounts.tests.factories import AccountFactory
+    from ledger.services import post_deposit
+
+    def make(owner, amount="100.00", asset="USD", **fields):
+        account = AccountFactory(owner=owner, asset__code=asset, **fields)
+        if Decimal(amount) > 0:
+            post_deposit(actor=staff, account_id=account.pk, amount=Decimal(amount))
+            account.refresh_from_db()
+        return account
+
+    return make

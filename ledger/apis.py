@@ -1,0 +1,253 @@
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.permissions import IsOperator, IsStaffUser, is_operator
+from accounts.selectors import account_by_public_id, account_for
+from ledger import selectors, services
+from ledger.filters import TransactionFilter
+from ledger.serializers import (
+    AccountMovementCreateSerializer,
+    BalanceQuerySerializer,
+    BalanceSerializer,
+    EntryQuerySerializer,
+    JournalCreateSerializer,
+    ReverseRequestSerializer,
+    StatementEntrySerializer,
+    TransactionSerializer,
+    TransferCreateSerializer,
+)
+from ledgerflow.api import ApiView, parse
+from ledgerflow.pagination import NewestFirstCursorPagination
+from ledgerflow.schema import IDEMPOTENCY_KEY_HEADER, problem_responses
+
+EXAMPLE_TRANSFER = {
+    "from_account": "acc_1f0c2b5e9a7d4c3b2a1f0e9d",
+    "to_account": "acc_9a8b7c6d5e4f3a2b1c0d9e8f",
+    "amount": "12.50",
+    "reference": "order 1042",
+    "category": "marketplace",
+}
+
+
+def _created(txn) -> Response:
+    return Response(TransactionSerializer(txn).data, status=status.HTTP_201_CREATED)
+
+
+class BalanceApi(ApiView):
+    @extend_schema(
+        summary="Balance now, at a past instant (`at`) or at an account version (`version`)",
+        parameters=[BalanceQuerySerializer],
+        responses={200: BalanceSerializer, **problem_responses(400, 401, 404, 422)},
+    )
+    def get(self, request: Request, account_id: str) -> Response:
+        account = account_for(request.user, account_id)
+        query = parse(BalanceQuerySerializer, request, data=request.query_params)
+        balance = selectors.balance_at(account, at=query.get("at"), version=query.get("version"))
+        return Response(BalanceSerializer(balance).data)
+
+
+class StatementPagination(NewestFirstCursorPagination):
+    ordering = ("-account_version",)
+
+
+class EntryListApi(ApiView, generics.ListAPIView):
+    serializer_class = StatementEntrySerializer
+    pagination_class = StatementPagination
+    filter_backends: list = []
+
+    def get_queryset(self):
+        self.account = account_for(self.request.user, self.kwargs["account_id"])
+        query = parse(EntryQuerySerializer, self.request, data=self.request.query_params)
+        qs = selectors.entries_of(self.account)
+        if "created_after" in query:
+            qs = qs.filter(created_at__gte=query["created_after"])
+        if "created_before" in query:
+            qs = qs.filter(created_at__lt=query["created_before"])
+        return qs
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "exponent": self.account.asset.exponent}
+
+    @extend_schema(
+        summary="Account statement, newest first",
+        parameters=[EntryQuerySerializer],
+        responses={200: StatementEntrySerializer(many=True), **problem_responses(401, 404)},
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class TransferCreateApi(ApiView):
+    @extend_schema(
+        summary="Transfer between two accounts of one asset",
+        description="The caller must own `from_account` (staff: any). Posts immediately.",
+        request=TransferCreateSerializer,
+        responses={201: TransactionSerializer, **problem_responses(400, 401, 404, 409, 422)},
+        parameters=[IDEMPOTENCY_KEY_HEADER],
+        examples=[OpenApiExample("Move 12.50", request_only=True, value=EXAMPLE_TRANSFER)],
+    )
+    def post(self, request: Request) -> Response:
+        data = parse(TransferCreateSerializer, request)
+        source = account_for(request.user, data["from_account"])
+        target = account_by_public_id(data["to_account"])
+        txn = services.post_transfer(
+            actor=request.user,
+            from_account_id=source.pk,
+            to_account_id=target.pk,
+            amount=data["amount"],
+            reference=data["reference"],
+            category=data["category"],
+            metadata=data["metadata"],
+        )
+        return _created(txn)
+
+
+class DepositCreateApi(ApiView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(
+        summary="Deposit: money in from the asset's world account (staff or API key)",
+        request=AccountMovementCreateSerializer,
+        responses={201: TransactionSerializer, **problem_responses(400, 401, 403, 404, 409, 422)},
+        parameters=[IDEMPOTENCY_KEY_HEADER],
+        examples=[
+            OpenApiExample(
+                "Card top-up",
+                request_only=True,
+                value={"account": EXAMPLE_TRANSFER["to_account"], "amount": "100.00"},
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = parse(AccountMovementCreateSerializer, request)
+        account = account_by_public_id(data["account"])
+        return _created(
+            services.post_deposit(
+                actor=request.user,
+                account_id=account.pk,
+                amount=data["amount"],
+                reference=data["reference"],
+                category=data["category"],
+                metadata=data["metadata"],
+            )
+        )
+
+
+class WithdrawalCreateApi(ApiView):
+    @extend_schema(
+        summary="Withdrawal: money out to the asset's world account (staff, API key or owner)",
+        request=AccountMovementCreateSerializer,
+        responses={201: TransactionSerializer, **problem_responses(400, 401, 404, 409, 422)},
+        parameters=[IDEMPOTENCY_KEY_HEADER],
+        examples=[
+            OpenApiExample(
+                "Cash out",
+                request_only=True,
+                value={"account": EXAMPLE_TRANSFER["from_account"], "amount": "20.00"},
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = parse(AccountMovementCreateSerializer, request)
+        if is_operator(request):
+            account = account_by_public_id(data["account"])
+        else:
+            account = account_for(request.user, data["account"])
+        return _created(
+            services.post_withdrawal(
+                actor=request.user,
+                account_id=account.pk,
+                amount=data["amount"],
+                reference=data["reference"],
+                category=data["category"],
+                metadata=data["metadata"],
+            )
+        )
+
+
+class TransactionListCreateApi(ApiView, generics.ListAPIView):
+    serializer_class = TransactionSerializer
+    filterset_class = TransactionFilter
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [IsOperator()]
+        return super().get_permissions()
+
+    def get_queryset(self):
+        account_id = self.request.query_params.get("account")
+        if account_id:
+            account_for(self.request.user, account_id)  # someone else's account -> 404
+        return selectors.transactions_visible_to(self.request.user)
+
+    @extend_schema(summary="List transactions you can see, newest first")
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Post a general journal (staff or API key)",
+        description="Any number of signed entries that sum to zero per asset.",
+        request=JournalCreateSerializer,
+        responses={201: TransactionSerializer, **problem_responses(400, 401, 403, 404, 409, 422)},
+        parameters=[IDEMPOTENCY_KEY_HEADER],
+        examples=[
+            OpenApiExample(
+                "Fee split",
+                request_only=True,
+                value={
+                    "entries": [
+                        {"account": EXAMPLE_TRANSFER["from_account"], "amount": "-10.00"},
+                        {"account": EXAMPLE_TRANSFER["to_account"], "amount": "9.70"},
+                        {"account": "acc_fees00000000000000000000", "amount": "0.30"},
+                    ],
+                    "reference": "sale 77",
+                },
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = parse(JournalCreateSerializer, request)
+        entries = [
+            (account_by_public_id(line["account"]).pk, line["amount"]) for line in data["entries"]
+        ]
+        return _created(
+            services.post_journal(
+                actor=request.user,
+                entries=entries,
+                reference=data["reference"],
+                category=data["category"],
+                metadata=data["metadata"],
+            )
+        )
+
+
+class TransactionDetailApi(ApiView):
+    @extend_schema(
+        summary="A transaction with its entries",
+        responses={200: TransactionSerializer, **problem_responses(401, 404)},
+    )
+    def get(self, request: Request, transaction_id: str) -> Response:
+        return Response(
+            TransactionSerializer(selectors.transaction_for(request.user, transaction_id)).data
+        )
+
+
+class TransactionReverseApi(ApiView):
+    permission_classes = [IsStaffUser]
+
+    @extend_schema(
+        summary="Reverse a posted transaction (staff); once only",
+        request=ReverseRequestSerializer,
+        responses={200: TransactionSerializer, **problem_responses(401, 403, 404, 409)},
+        parameters=[IDEMPOTENCY_KEY_HEADER],
+        examples=[OpenApiExample("Refund", request_only=True, value={"reason": "duplicate"})],
+    )
+    def post(self, request: Request, transaction_id: str) -> Response:
+        data = parse(ReverseRequestSerializer, request)
+        txn = selectors.transaction_for(request.user, transaction_id)
+        reversal = services.reverse_transaction(
+            actor=request.user, transaction_id=txn.pk, reason=data["reason"]
+        )
+        return Response(TransactionSerializer(reversal).data)

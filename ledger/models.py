@@ -1,0 +1,127 @@
+"""The books: transactions (journal entries) and their entries, plus idempotency records."""
+
+import secrets
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+def _transaction_public_id() -> str:
+    return f"txn_{secrets.token_hex(12)}"
+
+
+class Transaction(models.Model):
+    """One journal entry: a set of entries that sum to zero per asset.
+
+    `amount` is the headline amount in minor units of `asset` (what moved from the payer's
+    point of view); the entries carry the truth. A `pending` transaction holds funds through
+    the accounts' pending columns and has no entries until it is posted.
+    """
+
+    class Kind(models.TextChoices):
+        TRANSFER = "transfer"
+        DEPOSIT = "deposit"
+        WITHDRAWAL = "withdrawal"
+        ORDER_SETTLEMENT = "order_settlement"
+        REVERSAL = "reversal"
+        ADJUSTMENT = "adjustment"
+        JOURNAL = "journal"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        POSTED = "posted"
+        VOIDED = "voided"
+
+    public_id = models.CharField(max_length=64, unique=True, default=_transaction_public_id)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.POSTED)
+    asset = models.ForeignKey("accounts.Asset", on_delete=models.PROTECT, related_name="+")
+    amount = models.BigIntegerField(help_text="Headline amount, minor units of `asset`.")
+    reference = models.CharField(max_length=255, blank=True)
+    category = models.CharField(max_length=64, blank=True)
+    metadata = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # OneToOne: a transaction can be reversed once only, enforced by the unique index.
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_transaction_amount_pos"),
+        ]
+        indexes = [
+            models.Index(fields=["kind", "created_at"]),
+            models.Index(fields=["status", "created_at"]),
+        ]
+        permissions = [("reverse_transaction", "Can reverse a posted transaction")]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class Entry(models.Model):
+    """One leg of a transaction on one account. Append-only.
+
+    `amount` is signed minor units: positive raises the account's balance. `balance_after` is
+    the account's balance right after this entry and `account_version` its sequence number
+    (1, 2, 3 … with no gaps), both written under the account's row lock.
+    """
+
+    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
+    asset = models.ForeignKey("accounts.Asset", on_delete=models.PROTECT, related_name="+")
+    amount = models.BigIntegerField(help_text="Signed, minor units; positive raises balance.")
+    balance_after = models.BigIntegerField(help_text="Account balance after this entry, minor.")
+    account_version = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "entries"
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="ledger_entry_amount_not_zero"),
+            models.CheckConstraint(
+                condition=Q(account_version__gte=1), name="ledger_entry_version_positive"
+            ),
+            models.UniqueConstraint(
+                fields=["account", "account_version"], name="ledger_entry_account_version_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}#{self.account_version} {self.amount:+d}"
+
+
+class IdempotencyKey(models.Model):
+    """The stored outcome of one (principal, key) request, kept for IDEMPOTENCY_TTL.
+
+    Written in the same database transaction as the effect, so the record exists exactly
+    when the effect does.
+    """
+
+    principal = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=255)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField(encoder=DjangoJSONEncoder, null=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["principal", "key"], name="ledger_idempotencykey_principal_key_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.principal}:{self.key}"

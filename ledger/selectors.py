@@ -1,0 +1,91 @@
+"""Every read of the books. Scoped by the caller: someone else's row is NotFound (404)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.models import Account, User
+from ledger.models import Entry, Transaction
+from ledgerflow.errors import NotFound, ValidationFailed
+
+
+@dataclass(frozen=True)
+class Balance:
+    account: Account
+    balance: int
+    pending_debits: int
+    pending_credits: int
+    as_of: datetime
+    version: int
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.pending_debits
+
+
+def balance_now(account: Account) -> Balance:
+    return Balance(
+        account=account,
+        balance=account.balance,
+        pending_debits=account.pending_debits,
+        pending_credits=account.pending_credits,
+        as_of=timezone.now(),
+        version=account.version,
+    )
+
+
+def balance_at(
+    account: Account, *, at: datetime | None = None, version: int | None = None
+) -> Balance:
+    """Posted balance as of an instant or an account version, read from one entry's
+    `balance_after` through the (account, created_at) / (account, version) indexes.
+
+    Holds are not historised, so pending amounts of a past balance are reported as zero.
+    """
+    if at is None and version is None:
+        return balance_now(account)
+    entries = Entry.objects.filter(account=account)
+    if version is not None:
+        if version < 0 or version > account.version:
+            raise ValidationFailed(
+                f"Version {version} does not exist; the account is at {account.version}.",
+                {"version": ["No such version."]},
+            )
+        entry = entries.filter(account_version=version).first() if version else None
+        as_of = entry.created_at if entry else account.created_at
+    else:
+        entry = (
+            entries.filter(created_at__lte=at).order_by("-created_at", "-account_version").first()
+        )
+        as_of = at
+    return Balance(
+        account=account,
+        balance=entry.balance_after if entry else 0,
+        pending_debits=0,
+        pending_credits=0,
+        as_of=as_of,
+        version=entry.account_version if entry else 0,
+    )
+
+
+def entries_of(account: Account) -> QuerySet[Entry]:
+    return Entry.objects.filter(account=account).select_related("transaction", "account")
+
+
+def transactions_visible_to(actor: User) -> QuerySet[Transaction]:
+    qs = Transaction.objects.select_related("asset", "reverses").prefetch_related(
+        "entries__account__asset"
+    )
+    if actor.is_staff:
+        return qs
+    own_entries = Entry.objects.filter(account__owner=actor).values("transaction_id")
+    return qs.filter(pk__in=own_entries)
+
+
+def transaction_for(actor: User, public_id: str) -> Transaction:
+    txn = transactions_visible_to(actor).filter(public_id=public_id).first()
+    if txn is None:
+        raise NotFound(f"No transaction {public_id!r}.")
+    return txn

@@ -1,0 +1,142 @@
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ledger.models import Entry, Transaction
+from ledger.representations import transaction_data
+from ledgerflow.money import AmountField, to_major
+
+
+class EntryLineSerializer(serializers.Serializer):
+    account = serializers.CharField()
+    amount = serializers.CharField(help_text="Signed decimal string; negative lowers the balance.")
+    balance_after = serializers.CharField()
+    version = serializers.IntegerField(help_text="The account's entry sequence number.")
+
+
+class TransactionSerializer(serializers.Serializer):
+    """A posted, pending or voided transaction with its entries."""
+
+    id = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Transaction.Kind.choices)
+    status = serializers.ChoiceField(choices=Transaction.Status.choices)
+    reference = serializers.CharField()
+    category = serializers.CharField()
+    metadata = serializers.DictField()
+    amount = serializers.CharField()
+    asset = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    reverses = serializers.CharField(allow_null=True)
+    entries = EntryLineSerializer(many=True)
+
+    def to_representation(self, instance: Transaction) -> dict:
+        return transaction_data(instance)
+
+
+class StatementEntrySerializer(serializers.ModelSerializer):
+    """One line of an account statement."""
+
+    transaction = serializers.CharField(source="transaction.public_id")
+    kind = serializers.CharField(source="transaction.kind")
+    reference = serializers.CharField(source="transaction.reference")
+    category = serializers.CharField(source="transaction.category")
+    amount = serializers.SerializerMethodField()
+    balance_after = serializers.SerializerMethodField()
+    version = serializers.IntegerField(source="account_version")
+
+    class Meta:
+        model = Entry
+        fields = [
+            "transaction",
+            "kind",
+            "reference",
+            "category",
+            "amount",
+            "balance_after",
+            "version",
+            "created_at",
+        ]
+
+    @extend_schema_field(str)
+    def get_amount(self, entry: Entry) -> str:
+        return to_major(entry.amount, self.context["exponent"])
+
+    @extend_schema_field(str)
+    def get_balance_after(self, entry: Entry) -> str:
+        return to_major(entry.balance_after, self.context["exponent"])
+
+
+class BalanceSerializer(serializers.Serializer):
+    account = serializers.CharField()
+    asset = serializers.CharField()
+    balance = serializers.CharField()
+    available = serializers.CharField()
+    pending_debits = serializers.CharField()
+    pending_credits = serializers.CharField()
+    version = serializers.IntegerField()
+    as_of = serializers.DateTimeField()
+
+    def to_representation(self, balance) -> dict:
+        exponent = balance.account.asset.exponent
+        return {
+            "account": balance.account.public_id,
+            "asset": balance.account.asset.code,
+            "balance": to_major(balance.balance, exponent),
+            "available": to_major(balance.available, exponent),
+            "pending_debits": to_major(balance.pending_debits, exponent),
+            "pending_credits": to_major(balance.pending_credits, exponent),
+            "version": balance.version,
+            "as_of": balance.as_of.isoformat().replace("+00:00", "Z"),
+        }
+
+
+class BalanceQuerySerializer(serializers.Serializer):
+    at = serializers.DateTimeField(required=False, help_text="ISO 8601 instant in the past.")
+    version = serializers.IntegerField(required=False, min_value=0)
+
+    def validate(self, attrs):
+        if "at" in attrs and "version" in attrs:
+            raise serializers.ValidationError("Give `at` or `version`, not both.")
+        return attrs
+
+
+class EntryQuerySerializer(serializers.Serializer):
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+
+
+_TEXT = {"required": False, "allow_blank": True, "default": ""}
+
+
+class TransferCreateSerializer(serializers.Serializer):
+    from_account = serializers.CharField(help_text="Source account id (yours).")
+    to_account = serializers.CharField(help_text="Destination account id.")
+    amount = AmountField()
+    reference = serializers.CharField(max_length=255, **_TEXT)
+    category = serializers.CharField(max_length=64, **_TEXT)
+    metadata = serializers.DictField(required=False, default=dict)
+
+
+class AccountMovementCreateSerializer(serializers.Serializer):
+    """Deposit or withdrawal."""
+
+    account = serializers.CharField()
+    amount = AmountField()
+    reference = serializers.CharField(max_length=255, **_TEXT)
+    category = serializers.CharField(max_length=64, **_TEXT)
+    metadata = serializers.DictField(required=False, default=dict)
+
+
+class JournalLineSerializer(serializers.Serializer):
+    account = serializers.CharField()
+    amount = AmountField(signed=True, help_text='Signed decimal string, e.g. "-5.00".')
+
+
+class JournalCreateSerializer(serializers.Serializer):
+    entries = JournalLineSerializer(many=True, min_length=2, max_length=1000)
+    reference = serializers.CharField(max_length=255, **_TEXT)
+    category = serializers.CharField(max_length=64, **_TEXT)
+    metadata = serializers.DictField(required=False, default=dict)
+
+
+class ReverseRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")

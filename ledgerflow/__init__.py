@@ -1,0 +1,3 @@
+from ledgerflow.celery import app as celery_app
+
+__all__ = ["celery_app"]

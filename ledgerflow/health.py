@@ -1,0 +1,76 @@
+"""Liveness, readiness and the metrics endpoint (outside the API prefix, no auth)."""
+
+import hmac
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
+from django_prometheus.exports import ExportToDjangoView
+
+from ledgerflow.middleware import get_request_id
+from ledgerflow.problems import PROBLEM_CONTENT_TYPE, problem_body
+
+
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _check_cache() -> None:
+    key = f"ready:{get_request_id()}"
+    cache.set(key, "1", timeout=5)
+    if cache.get(key) != "1":
+        raise RuntimeError("cache did not return what was written")
+
+
+def _check_broker() -> None:
+    from ledgerflow.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+
+
+CHECKS = {"database": _check_database, "cache": _check_cache, "broker": _check_broker}
+
+
+@require_GET
+def ready(request: HttpRequest) -> JsonResponse:
+    down = {}
+    for name, check in CHECKS.items():
+        try:
+            check()
+        except Exception as exc:
+            down[name] = f"{type(exc).__name__}: {exc}"[:300]
+    if not down:
+        return JsonResponse({"status": "ready", "checks": dict.fromkeys(CHECKS, "ok")})
+    body = problem_body(
+        status_code=503,
+        code="service_unavailable",
+        title="Not ready",
+        detail=f"Unreachable: {', '.join(sorted(down))}.",
+        down=down,
+    )
+    return JsonResponse(body, status=503, content_type=PROBLEM_CONTENT_TYPE)
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    token = settings.METRICS_TOKEN
+    if token:
+        offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(offered.encode(), token.encode()):
+            body = problem_body(
+                status_code=401,
+                code="not_authenticated",
+                title="Authentication required",
+                detail="Send Authorization: Bearer <METRICS_TOKEN>.",
+            )
+            return JsonResponse(body, status=401, content_type=PROBLEM_CONTENT_TYPE)
+    return ExportToDjangoView(request)

@@ -1,0 +1,75 @@
+"""The one place that converts between decimal major units and integer minor units.
+
+Inside, money is an int of minor units that fits a signed 64-bit column. At the edge it is a
+decimal string with exactly the asset's decimals ("12.50"). Never a float.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from rest_framework import serializers
+
+INT64_MAX = 2**63 - 1
+MAX_DIGITS = 18
+
+
+class InvalidAmount(ValueError):
+    """The amount cannot be represented: sent to the client as a field error."""
+
+
+def parse_decimal(value: object, *, signed: bool = False) -> Decimal:
+    """A positive (or, if `signed`, non-zero) finite Decimal from a string or JSON number."""
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise InvalidAmount('Send the amount as a decimal string such as "12.50".')
+    try:
+        amount = Decimal(value.strip() if isinstance(value, str) else value)
+    except (InvalidOperation, ValueError):
+        raise InvalidAmount("Not a decimal number.") from None
+    if not amount.is_finite():
+        raise InvalidAmount("NaN and infinity are not amounts.")
+    if amount == 0 or (amount < 0 and not signed):
+        raise InvalidAmount("The amount must be greater than zero.")
+    digits = len(amount.normalize().as_tuple().digits)
+    if digits > MAX_DIGITS or abs(amount).adjusted() >= MAX_DIGITS:
+        raise InvalidAmount(f"At most {MAX_DIGITS} significant digits.")
+    return amount
+
+
+def to_minor(amount: Decimal, exponent: int) -> int:
+    """12.50 at exponent 2 -> 1250. Rejects excess decimals and int64 overflow."""
+    scaled = amount.scaleb(exponent)
+    if scaled != scaled.to_integral_value():
+        raise InvalidAmount(f"At most {exponent} decimal places for this asset.")
+    minor = int(scaled)
+    if abs(minor) > INT64_MAX:
+        raise InvalidAmount("The amount is too large for this asset.")
+    return minor
+
+
+def to_major(minor: int, exponent: int) -> str:
+    """1250 at exponent 2 -> "12.50"; -5 -> "-0.05": always exactly `exponent` places."""
+    quantum = Decimal(1).scaleb(-exponent)
+    return str((Decimal(minor).scaleb(-exponent)).quantize(quantum))
+
+
+def fits_int64(value: int) -> bool:
+    return -INT64_MAX - 1 <= value <= INT64_MAX
+
+
+class AmountField(serializers.Field):
+    """A positive amount in major units: a decimal string or a JSON number -> Decimal."""
+
+    default_error_messages = {"invalid": "{message}"}
+
+    def __init__(self, *, signed: bool = False, **kwargs):
+        kwargs.setdefault("help_text", 'Decimal string in major units, e.g. "12.50".')
+        super().__init__(**kwargs)
+        self.signed = signed
+
+    def to_internal_value(self, data: object) -> Decimal:
+        try:
+            return parse_decimal(data, signed=self.signed)
+        except InvalidAmount as exc:
+            self.fail("invalid", message=str(exc))
+
+    def to_representation(self, value: object) -> str:
+        return str(value)

@@ -1,0 +1,122 @@
+"""The one exception handler: every API error becomes RFC 9457 application/problem+json."""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler, set_rollback
+
+from ledgerflow.errors import DomainError, ValidationFailed
+from ledgerflow.middleware import get_request_id
+
+logger = logging.getLogger("ledgerflow.problems")
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+# DRF exception class -> stable problem code (DESIGN §4).
+_DRF_CODES: list[tuple[type[Exception], str, str]] = [
+    (exceptions.NotAuthenticated, "not_authenticated", "Authentication required"),
+    (exceptions.AuthenticationFailed, "authentication_failed", "Authentication failed"),
+    (exceptions.PermissionDenied, "permission_denied", "Permission denied"),
+    (exceptions.NotFound, "not_found", "Not found"),
+    (exceptions.MethodNotAllowed, "method_not_allowed", "Method not allowed"),
+    (exceptions.NotAcceptable, "not_acceptable", "Not acceptable"),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type", "Unsupported media type"),
+    (exceptions.Throttled, "rate_limited", "Too many requests"),
+    (exceptions.ParseError, "parse_error", "Malformed request body"),
+    (exceptions.ValidationError, "validation_error", "Invalid request"),
+]
+
+
+def problem_type(code: str) -> str:
+    from django.conf import settings
+
+    return f"{settings.PROBLEM_BASE_URL}{code}"
+
+
+def problem_body(*, status_code: int, code: str, title: str, detail: str, **extra: Any) -> dict:
+    body = {
+        "type": problem_type(code),
+        "title": title,
+        "status": status_code,
+        "detail": detail,
+        "code": code,
+        "request_id": get_request_id(),
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
+def problem_response(
+    *, status_code: int, code: str, title: str, detail: str, headers: dict | None = None, **extra
+) -> Response:
+    body = problem_body(status_code=status_code, code=code, title=title, detail=detail, **extra)
+    return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def _field_errors(data: Any) -> dict[str, list[str]]:
+    if isinstance(data, dict):
+        return {str(k): _flatten(v) for k, v in data.items()}
+    return {"non_field_errors": _flatten(data)}
+
+
+def _flatten(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [f"{k}: {m}" for k, v in value.items() for m in _flatten(v)]
+    if isinstance(value, list | tuple):
+        return [m for item in value for m in _flatten(item)]
+    return [str(value)]
+
+
+def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, DomainError):
+        set_rollback()
+        headers = {}
+        if getattr(exc, "retry_after", None):
+            headers["Retry-After"] = str(exc.retry_after)
+        extra = dict(exc.extra)
+        if isinstance(exc, ValidationFailed) and exc.errors:
+            extra["errors"] = exc.errors
+        return problem_response(
+            status_code=exc.status,
+            code=exc.code,
+            title=exc.title,
+            detail=exc.detail,
+            headers=headers,
+            **extra,
+        )
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = exception_handler(exc, context)  # DRF: headers, WWW-Authenticate, Retry-After
+    if response is None:
+        logger.exception("unhandled error", exc_info=exc)
+        return None
+    code, title = "error", "Error"
+    for cls, known_code, known_title in _DRF_CODES:
+        if isinstance(exc, cls):
+            code, title = known_code, known_title
+            break
+    extra: dict[str, Any] = {}
+    if isinstance(exc, exceptions.ValidationError):
+        extra["errors"] = _field_errors(exc.detail)
+        detail = "The request has invalid fields."
+    else:
+        detail = str(getattr(exc, "detail", exc))
+    # DRF sends 403 for failed auth when no WWW-Authenticate exists; we always use 401.
+    if code in ("not_authenticated", "authentication_failed") and response.status_code == 403:
+        response.status_code = status.HTTP_401_UNAUTHORIZED
+    response.data = problem_body(
+        status_code=response.status_code, code=code, title=title, detail=detail, **extra
+    )
+    response.content_type = PROBLEM_CONTENT_TYPE
+    return response

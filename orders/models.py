@@ -1,0 +1,1 @@
+"""Payment orders: filled by the orders issue."""
