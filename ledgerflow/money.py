@@ -4,12 +4,15 @@ Inside, money is an int of minor units that fits a signed 64-bit column. At the 
 decimal string with exactly the asset's decimals ("12.50"). Never a float.
 """
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from rest_framework import serializers
 
 INT64_MAX = 2**63 - 1
 MAX_DIGITS = 18
+# Plain decimal notation only: no exponents, underscores or thousands separators.
+_DECIMAL_TEXT = re.compile(r"-?(\d+(\.\d+)?|\.\d+)")
 
 
 class InvalidAmount(ValueError):
@@ -20,8 +23,14 @@ def parse_decimal(value: object, *, signed: bool = False) -> Decimal:
     """A positive (or, if `signed`, non-zero) finite Decimal from a string or JSON number."""
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise InvalidAmount('Send the amount as a decimal string such as "12.50".')
+    if isinstance(value, str):
+        value = value.strip()
+        if value.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            raise InvalidAmount("NaN and infinity are not amounts.")
+        if not _DECIMAL_TEXT.fullmatch(value):
+            raise InvalidAmount('Not a decimal number; send e.g. "12.50".')
     try:
-        amount = Decimal(value.strip() if isinstance(value, str) else value)
+        amount = Decimal(value)
     except (InvalidOperation, ValueError):
         raise InvalidAmount("Not a decimal number.") from None
     if not amount.is_finite():
@@ -48,7 +57,7 @@ def to_minor(amount: Decimal, exponent: int) -> int:
 def to_major(minor: int, exponent: int) -> str:
     """1250 at exponent 2 -> "12.50"; -5 -> "-0.05": always exactly `exponent` places."""
     quantum = Decimal(1).scaleb(-exponent)
-    return str((Decimal(minor).scaleb(-exponent)).quantize(quantum))
+    return format(Decimal(minor).scaleb(-exponent).quantize(quantum), "f")
 
 
 def fits_int64(value: int) -> bool:
