@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.errors import AccountInactive
 from accounts.locks import lock_accounts
@@ -82,7 +81,6 @@ def _apply_legs(txn: Transaction, legs: Sequence[Leg], accounts: dict[int, Accou
                 f"needs {account.balance - balance}.",
                 account=account.public_id,
             )
-    now = timezone.now()
     entries = []
     for leg in legs:
         account = accounts[leg.account_id]
@@ -96,7 +94,7 @@ def _apply_legs(txn: Transaction, legs: Sequence[Leg], accounts: dict[int, Accou
                 amount=leg.amount,
                 balance_after=account.balance,
                 account_version=account.version,
-                created_at=now,
+                created_at=txn.created_at,  # one instant for the whole transaction
             )
         )
     Entry.objects.bulk_create(entries)

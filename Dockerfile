@@ -1,0 +1,30 @@
+# LedgerFlow image: one image for web (default CMD), worker, beat and one-shot commands.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# Dependencies first so code changes reuse this layer.
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+
+COPY . .
+
+# Static files are baked into the image under var/static (STATIC_ROOT; WhiteNoise serves them).
+# The key only lets settings load; at runtime SECRET_KEY comes from the environment.
+RUN DEBUG=false SECRET_KEY=build-only-collectstatic-key-not-used-at-runtime-0123456789abcdef \
+    python manage.py collectstatic --noinput -v0
+
+# var/ must be writable by the app user (settings create their folders there at start-up);
+# var/exports exists so a volume mounted on it inherits this owner.
+RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home ledgerflow \
+    && mkdir -p var/exports \
+    && chown -R ledgerflow:ledgerflow var
+USER ledgerflow
+
+EXPOSE 8000
+CMD ["gunicorn", "ledgerflow.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--access-logfile", "-"]
