@@ -128,6 +128,12 @@ class Account(models.Model):
     version = models.BigIntegerField(default=0, help_text="Sequence number of the last entry.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     allow_negative = models.BooleanField(default=False)
+    overdraft_limit = models.BigIntegerField(
+        default=0, help_text="How far below zero available funds may go, minor units."
+    )
+    max_balance = models.BigIntegerField(
+        null=True, blank=True, help_text="Ceiling for balance plus held inflows, minor units."
+    )
     system_code = models.CharField(  # noqa: DJ001 - NULL for customer accounts (partial unique)
         max_length=20, choices=System.choices, null=True, blank=True
     )
@@ -141,10 +147,15 @@ class Account(models.Model):
                 condition=Q(system_code__isnull=False),
                 name="accounts_account_one_system_account_per_asset",
             ),
-            # Invariant 3 of DESIGN §3, enforced by the database as a last line of defence.
+            # Invariant 3 of DESIGN §3 (available never below -overdraft_limit), enforced by
+            # the database as a last line of defence.
             models.CheckConstraint(
-                condition=Q(allow_negative=True) | Q(balance__gte=F("pending_debits")),
+                condition=Q(allow_negative=True)
+                | Q(balance__gte=F("pending_debits") - F("overdraft_limit")),
                 name="accounts_account_available_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(overdraft_limit__gte=0), name="accounts_account_overdraft_not_negative"
             ),
             models.CheckConstraint(
                 condition=Q(pending_debits__gte=0) & Q(pending_credits__gte=0),
@@ -163,3 +174,8 @@ class Account(models.Model):
     @property
     def available(self) -> int:
         return self.balance - self.pending_debits
+
+    @property
+    def spendable(self) -> int:
+        """What a debit may take: available funds plus the overdraft allowance."""
+        return self.available + self.overdraft_limit

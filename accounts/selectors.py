@@ -2,12 +2,24 @@
 
 from django.db.models import QuerySet
 
-from accounts.models import Account, User
+from accounts.models import Account, ApiKey, User
 from ledgerflow.errors import NotFound
 
 
 def accounts_of(actor: User) -> QuerySet[Account]:
     return Account.objects.filter(owner=actor).select_related("asset", "owner")
+
+
+def api_keys_of(actor: User) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(user=actor).order_by("-created_at", "-id")
+
+
+def api_key_for(actor: User, key_id: int) -> ApiKey:
+    """One of the caller's API keys, or NotFound (another staff member's key too)."""
+    api_key = api_keys_of(actor).filter(pk=key_id).first()
+    if api_key is None:
+        raise NotFound(f"No API key {key_id}.")
+    return api_key
 
 
 def account_for(actor: User, public_id: str) -> Account:

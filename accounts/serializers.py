@@ -86,6 +86,14 @@ class TokenPairSerializer(serializers.Serializer):
     refresh = serializers.CharField()
 
 
+class TokenRefreshRequestSerializer(serializers.Serializer):
+    refresh = serializers.CharField()
+
+
+class TokenAccessSerializer(serializers.Serializer):
+    access = serializers.CharField()
+
+
 class ApiKeySerializer(serializers.ModelSerializer):
     class Meta:
         model = ApiKey

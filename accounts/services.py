@@ -11,11 +11,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.authentication import hash_key
 from accounts.errors import AccountLocked, AuthenticationFailed, UnknownAsset
 from accounts.models import Account, ApiKey, Asset, User
-from ledgerflow.errors import NotFound, ValidationFailed
+from ledgerflow.errors import InvalidState, NotFound, ValidationFailed
 from webhooks.services import record_event
 
 
@@ -58,8 +61,9 @@ def check_login(*, email: str, password: str) -> User:
         raise AccountLocked("Too many failed logins; try again later.", retry_after=retry_after)
     authenticated = authenticate(email=email.strip().lower(), password=password)
     if authenticated is not None:
-        if authenticated.failed_login_count or authenticated.locked_until:
-            User.objects.filter(pk=authenticated.pk).update(failed_login_count=0, locked_until=None)
+        User.objects.filter(pk=authenticated.pk).update(
+            failed_login_count=0, locked_until=None, last_login=now
+        )
         return authenticated
     if user is not None:
         User.objects.filter(pk=user.pk).update(failed_login_count=F("failed_login_count") + 1)
@@ -70,6 +74,21 @@ def check_login(*, email: str, password: str) -> User:
                 locked_until=now + timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS),
             )
     raise AuthenticationFailed("No active account with these credentials.")
+
+
+def refresh_access(*, refresh: str) -> str:
+    """A new access token for a valid refresh token of an active user.
+
+    Raises AuthenticationFailed for a bad, expired or wrong-type token or an inactive user.
+    """
+    try:
+        token = RefreshToken(refresh)
+    except TokenError as exc:
+        raise AuthenticationFailed(str(exc)) from None
+    user_id = token.payload.get(jwt_settings.USER_ID_CLAIM)
+    if not User.objects.filter(pk=user_id, is_active=True).exists():
+        raise AuthenticationFailed("No active account found for the given token.")
+    return str(token.access_token)
 
 
 def create_api_key(*, actor: User, name: str) -> tuple[ApiKey, str]:
@@ -83,6 +102,7 @@ def create_api_key(*, actor: User, name: str) -> tuple[ApiKey, str]:
 
 
 def revoke_api_key(*, actor: User, api_key_id: int) -> ApiKey:
+    """Revoke a key; revoking a revoked key changes nothing. Raises NotFound."""
     api_key = ApiKey.objects.filter(pk=api_key_id).first()
     if api_key is None:
         raise NotFound("No such API key.")
@@ -139,10 +159,15 @@ def system_account(*, asset: Asset, system_code: str) -> Account:
 
 @transaction.atomic
 def set_account_status(*, actor: User, account_id: int, status: str) -> Account:
-    """Freeze, unfreeze or close an account (staff). Locks the row like a movement does."""
+    """Freeze, unfreeze or close an account (staff). Locks the row like a movement does.
+
+    Raises InvalidState when reopening a closed account.
+    """
     from accounts.locks import lock_accounts
 
     account = lock_accounts([account_id])[account_id]
+    if account.status == Account.Status.CLOSED and status != Account.Status.CLOSED:
+        raise InvalidState("A closed account stays closed.", account=account.public_id)
     if account.status != status:
         account.status = status
         account.save(update_fields=["status"])

@@ -1,5 +1,6 @@
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -7,19 +8,25 @@ from accounts.permissions import IsOperator, IsStaffUser, is_operator
 from accounts.selectors import account_by_public_id, account_for
 from ledger import selectors, services
 from ledger.filters import TransactionFilter
+from ledger.models import Transaction
 from ledger.serializers import (
     AccountMovementCreateSerializer,
     BalanceQuerySerializer,
     BalanceSerializer,
+    BatchCreateSerializer,
+    BatchResultSerializer,
     EntryQuerySerializer,
     JournalCreateSerializer,
+    PostPendingSerializer,
     ReverseRequestSerializer,
     StatementEntrySerializer,
     TransactionSerializer,
     TransferCreateSerializer,
 )
 from ledgerflow.api import ApiView, parse
+from ledgerflow.errors import DomainError, PermissionDenied, ValidationFailed
 from ledgerflow.pagination import NewestFirstCursorPagination
+from ledgerflow.problems import field_errors
 from ledgerflow.schema import IDEMPOTENCY_KEY_HEADER, problem_responses
 
 EXAMPLE_TRANSFER = {
@@ -32,7 +39,38 @@ EXAMPLE_TRANSFER = {
 
 
 def _created(txn) -> Response:
-    return Response(TransactionSerializer(txn).data, status=status.HTTP_201_CREATED)
+    """201, or 202 when a risk rule sent the movement to the operators' review queue."""
+    code = status.HTTP_202_ACCEPTED if txn.hold_reason == "review" else status.HTTP_201_CREATED
+    return Response(TransactionSerializer(txn).data, status=code)
+
+
+def _transfer_item(request: Request, raw: object) -> services.TransferItem:
+    data = parse(TransferCreateSerializer, request, data=raw)
+    source = account_for(request.user, data["from_account"])  # 404 unless yours (staff: any)
+    target = account_by_public_id(data["to_account"])
+    return services.TransferItem(
+        from_account_id=source.pk,
+        to_account_id=target.pk,
+        amount=data["amount"],
+        reference=data["reference"],
+        category=data["category"],
+        metadata=data["metadata"],
+        pending=data["pending"],
+        expires_at=data["expires_at"],
+    )
+
+
+def _settleable_hold(request: Request, transaction_id: str):
+    """A pending transaction the caller may post or void: operators any; the payer its own,
+    except holds under risk review, which only operators decide."""
+    txn = selectors.transaction_for(request.user, transaction_id)
+    if is_operator(request):
+        return txn
+    if txn.hold_reason == "review":
+        raise PermissionDenied("Only an operator can approve or decline a transfer under review.")
+    if txn.hold_from_id is None or txn.hold_from.owner_id != request.user.pk:
+        raise PermissionDenied("Only the paying account's owner can settle this hold.")
+    return txn
 
 
 class BalanceApi(ApiView):
@@ -89,19 +127,45 @@ class TransferCreateApi(ApiView):
         examples=[OpenApiExample("Move 12.50", request_only=True, value=EXAMPLE_TRANSFER)],
     )
     def post(self, request: Request) -> Response:
-        data = parse(TransferCreateSerializer, request)
-        source = account_for(request.user, data["from_account"])
-        target = account_by_public_id(data["to_account"])
-        txn = services.post_transfer(
-            actor=request.user,
-            from_account_id=source.pk,
-            to_account_id=target.pk,
-            amount=data["amount"],
-            reference=data["reference"],
-            category=data["category"],
-            metadata=data["metadata"],
-        )
-        return _created(txn)
+        item = _transfer_item(request, request.data)
+        return _created(services.post_batch(actor=request.user, items=[item])[0])
+
+
+class TransferBatchCreateApi(ApiView):
+    @extend_schema(
+        summary="Apply up to 1,000 transfers all-or-nothing",
+        description=(
+            "One database transaction locks every touched account once. If any item fails, "
+            "nothing applies and the problem names the item's `index` and its `code`. One "
+            "Idempotency-Key covers the whole batch."
+        ),
+        request=BatchCreateSerializer,
+        responses={201: BatchResultSerializer, **problem_responses(400, 401, 404, 409, 422)},
+        parameters=[IDEMPOTENCY_KEY_HEADER],
+        examples=[
+            OpenApiExample(
+                "Two legs",
+                request_only=True,
+                value={"transfers": [EXAMPLE_TRANSFER, {**EXAMPLE_TRANSFER, "amount": "1.00"}]},
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        raw_items = parse(BatchCreateSerializer, request)["transfers"]
+        items = []
+        for index, raw in enumerate(raw_items):
+            try:
+                items.append(_transfer_item(request, raw))
+            except ValidationError as exc:
+                raise ValidationFailed(
+                    f"Transfer {index} is invalid.", errors=field_errors(exc.detail), index=index
+                ) from None
+            except DomainError as exc:
+                exc.extra["index"] = index
+                raise
+        txns = services.post_batch(actor=request.user, items=items)
+        body = {"transactions": TransactionSerializer(txns, many=True).data}
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class DepositCreateApi(ApiView):
@@ -150,6 +214,7 @@ class WithdrawalCreateApi(ApiView):
         ],
     )
     def post(self, request: Request) -> Response:
+        # 202 (not 201) when a risk rule holds the withdrawal for operator review.
         data = parse(AccountMovementCreateSerializer, request)
         if is_operator(request):
             account = account_by_public_id(data["account"])
@@ -170,6 +235,7 @@ class WithdrawalCreateApi(ApiView):
 class TransactionListCreateApi(ApiView, generics.ListAPIView):
     serializer_class = TransactionSerializer
     filterset_class = TransactionFilter
+    queryset = Transaction.objects.none()  # names the model for the schema; rows: selectors
 
     def get_permissions(self):
         if self.request.method == "POST":
@@ -251,3 +317,37 @@ class TransactionReverseApi(ApiView):
             actor=request.user, transaction_id=txn.pk, reason=data["reason"]
         )
         return Response(TransactionSerializer(reversal).data)
+
+
+class TransactionPostApi(ApiView):
+    @extend_schema(
+        summary="Post a pending transfer, fully or partly; the rest is released",
+        description=(
+            "Operators, or the paying account's owner (not for transfers under risk review, "
+            "which operators approve here). A hold can be posted or voided once."
+        ),
+        request=PostPendingSerializer,
+        responses={200: TransactionSerializer, **problem_responses(401, 403, 404, 409, 422)},
+        parameters=[IDEMPOTENCY_KEY_HEADER],
+        examples=[OpenApiExample("Capture 8.00", request_only=True, value={"amount": "8.00"})],
+    )
+    def post(self, request: Request, transaction_id: str) -> Response:
+        data = parse(PostPendingSerializer, request)
+        txn = _settleable_hold(request, transaction_id)
+        posted = services.post_pending(
+            actor=request.user, transaction_id=txn.pk, amount=data.get("amount")
+        )
+        return Response(TransactionSerializer(posted).data)
+
+
+class TransactionVoidApi(ApiView):
+    @extend_schema(
+        summary="Void a pending transfer, releasing everything it holds",
+        request=None,
+        responses={200: TransactionSerializer, **problem_responses(401, 403, 404, 409)},
+        parameters=[IDEMPOTENCY_KEY_HEADER],
+    )
+    def post(self, request: Request, transaction_id: str) -> Response:
+        txn = _settleable_hold(request, transaction_id)
+        voided = services.void_pending(actor=request.user, transaction_id=txn.pk)
+        return Response(TransactionSerializer(voided).data)

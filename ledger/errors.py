@@ -25,3 +25,9 @@ class IdempotencyRequestInProgress(DomainError):
         409,
     )
     retry_after = 1
+
+
+class LimitExceeded(DomainError):
+    """A risk rule or an account policy (maximum balance) refused the movement."""
+
+    code, title, status = "limit_exceeded", "Limit exceeded", 422

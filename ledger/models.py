@@ -47,6 +47,19 @@ class Transaction(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Two-phase transfers: a pending transaction holds `held_amount` from `hold_from` to
+    # `hold_to` until it is posted (fully or partly), voided, or expires at `expires_at`.
+    hold_from = models.ForeignKey(
+        "accounts.Account", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    hold_to = models.ForeignKey(
+        "accounts.Account", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    held_amount = models.BigIntegerField(null=True, blank=True, help_text="Minor units held.")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    hold_reason = models.CharField(
+        max_length=20, blank=True, help_text='"review" when a risk rule sent it to operators.'
+    )
     # OneToOne: a transaction can be reversed once only, enforced by the unique index.
     reverses = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
@@ -59,6 +72,11 @@ class Transaction(models.Model):
         indexes = [
             models.Index(fields=["kind", "created_at"]),
             models.Index(fields=["status", "created_at"]),
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status="pending"),
+                name="ledger_txn_pending_expiry_idx",
+            ),
         ]
         permissions = [("reverse_transaction", "Can reverse a posted transaction")]
 
@@ -99,6 +117,64 @@ class Entry(models.Model):
         return f"{self.account_id}#{self.account_version} {self.amount:+d}"
 
 
+class RiskRule(models.Model):
+    """A limit checked inside the locked transaction of every outgoing movement.
+
+    Scope: the asset, optionally narrowed to one account or one user's accounts. `limit` is
+    minor units for amount rules and a count for `max_transfers_per_minute`.
+    """
+
+    class Kind(models.TextChoices):
+        MAX_AMOUNT = "max_amount", "Maximum single transfer amount"
+        MAX_DAILY_OUTFLOW = "max_daily_outflow", "Maximum outflow per rolling 24 h"
+        MAX_TRANSFERS_PER_MINUTE = "max_transfers_per_minute", "Maximum transfers per minute"
+        REVIEW_THRESHOLD = "review_threshold", "Amount at or above which operators review"
+
+    class Action(models.TextChoices):
+        REJECT = "reject"
+        REVIEW = "review"
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    action = models.CharField(max_length=10, choices=Action.choices, default=Action.REJECT)
+    asset = models.ForeignKey("accounts.Asset", on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(
+        "accounts.Account", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    limit = models.BigIntegerField(help_text="Minor units, or a count for transfers per minute.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(limit__gte=0), name="ledger_riskrule_limit_pos"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()} {self.limit}, {self.action})"
+
+
+class BalanceMonitor(models.Model):
+    """Records `balance.threshold_crossed` when a movement takes the balance across
+    `threshold` in `direction` (once per crossing, not on every movement beyond it)."""
+
+    class Direction(models.TextChoices):
+        BELOW = "below"
+        ABOVE = "above"
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    threshold = models.BigIntegerField(help_text="Minor units.")
+    direction = models.CharField(max_length=5, choices=Direction.choices)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.direction} {self.threshold}"
+
+
 class IdempotencyKey(models.Model):
     """The stored outcome of one (principal, key) request, kept for IDEMPOTENCY_TTL.
 
@@ -125,3 +201,6 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.principal}:{self.key}"
+
+
+from ledger.reporting_models import BalanceSnapshot, Export, VerificationRun  # noqa: E402,F401

@@ -42,5 +42,7 @@ def transaction_data(txn: Transaction) -> dict[str, Any]:
         "asset": txn.asset.code,
         "created_at": txn.created_at.isoformat().replace("+00:00", "Z"),
         "reverses": txn.reverses.public_id if txn.reverses_id else None,
+        "expires_at": txn.expires_at.isoformat().replace("+00:00", "Z") if txn.expires_at else None,
+        "hold_reason": txn.hold_reason or None,
         "entries": entries,
     }

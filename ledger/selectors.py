@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Account, User
@@ -81,7 +81,8 @@ def transactions_visible_to(actor: User) -> QuerySet[Transaction]:
     if actor.is_staff:
         return qs
     own_entries = Entry.objects.filter(account__owner=actor).values("transaction_id")
-    return qs.filter(pk__in=own_entries)
+    # Holds have no entries until posted: their accounts make them visible.
+    return qs.filter(Q(pk__in=own_entries) | Q(hold_from__owner=actor) | Q(hold_to__owner=actor))
 
 
 def transaction_for(actor: User, public_id: str) -> Transaction:

@@ -26,7 +26,11 @@ class TransactionSerializer(serializers.Serializer):
     asset = serializers.CharField()
     created_at = serializers.DateTimeField()
     reverses = serializers.CharField(allow_null=True)
-    entries = EntryLineSerializer(many=True)
+    expires_at = serializers.DateTimeField(allow_null=True, help_text="When a hold lapses.")
+    hold_reason = serializers.CharField(
+        allow_null=True, help_text='"review" while a risk rule holds it for operators.'
+    )
+    entries = EntryLineSerializer(many=True, help_text="Empty while pending.")
 
     def to_representation(self, instance: Transaction) -> dict:
         return transaction_data(instance)
@@ -114,6 +118,29 @@ class TransferCreateSerializer(serializers.Serializer):
     reference = serializers.CharField(max_length=255, **_TEXT)
     category = serializers.CharField(max_length=64, **_TEXT)
     metadata = serializers.DictField(required=False, default=dict)
+    pending = serializers.BooleanField(
+        required=False, default=False, help_text="Hold the amount instead of posting it."
+    )
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="When the hold lapses."
+    )
+
+
+class BatchCreateSerializer(serializers.Serializer):
+    transfers = serializers.ListField(
+        child=serializers.DictField(),
+        min_length=1,
+        max_length=1000,
+        help_text="Up to 1,000 transfers, each as in POST /transfers.",
+    )
+
+
+class BatchResultSerializer(serializers.Serializer):
+    transactions = TransactionSerializer(many=True)
+
+
+class PostPendingSerializer(serializers.Serializer):
+    amount = AmountField(required=False, help_text="Default: the whole held amount.")
 
 
 class AccountMovementCreateSerializer(serializers.Serializer):

@@ -3,7 +3,7 @@
 1. every transaction's entries sum to zero per asset;
 2. every account's balance = sum of its entries = its last entry's `balance_after`, and its
    entry versions run 1..version with no gaps;
-3. no account without `allow_negative` has negative available funds.
+3. no account without `allow_negative` has available funds below -overdraft_limit.
 Each check is one aggregate query, whatever the size of the ledger.
 """
 
@@ -37,9 +37,9 @@ CHECKS: dict[str, str] = {
          WHERE le.balance_after <> a.balance
     """,
     "negative_available": """
-        SELECT id, balance, pending_debits
+        SELECT id, balance, pending_debits, overdraft_limit
           FROM accounts_account
-         WHERE NOT allow_negative AND balance - pending_debits < 0
+         WHERE NOT allow_negative AND balance - pending_debits < -overdraft_limit
     """,
 }
 

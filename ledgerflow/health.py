@@ -10,12 +10,16 @@ from django.views.decorators.http import require_GET
 from django_prometheus.exports import ExportToDjangoView
 
 from ledgerflow.middleware import get_request_id
-from ledgerflow.problems import PROBLEM_CONTENT_TYPE, problem_body
+from ledgerflow.problems import PROBLEM_CONTENT_TYPE, WWW_AUTHENTICATE, problem_body
 
 
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
+
+
+# Seconds a dependency may take to answer before /ready reports it down.
+CHECK_TIMEOUT = 2
 
 
 def _check_database() -> None:
@@ -33,8 +37,12 @@ def _check_cache() -> None:
 def _check_broker() -> None:
     from ledgerflow.celery import app
 
-    with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
+    # One attempt, bounded by socket timeouts: kombu's defaults retry and may block forever
+    # on a broker that accepts the connection but never answers.
+    with app.connection_for_write(
+        connect_timeout=CHECK_TIMEOUT, transport_options={"socket_timeout": CHECK_TIMEOUT}
+    ) as conn:
+        conn.ensure_connection(max_retries=0)
 
 
 CHECKS = {"database": _check_database, "cache": _check_cache, "broker": _check_broker}
@@ -66,11 +74,18 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if token:
         offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(offered.encode(), token.encode()):
+            code, title = (
+                ("authentication_failed", "Authentication failed")
+                if offered
+                else ("not_authenticated", "Authentication required")
+            )
             body = problem_body(
                 status_code=401,
-                code="not_authenticated",
-                title="Authentication required",
+                code=code,
+                title=title,
                 detail="Send Authorization: Bearer <METRICS_TOKEN>.",
             )
-            return JsonResponse(body, status=401, content_type=PROBLEM_CONTENT_TYPE)
+            response = JsonResponse(body, status=401, content_type=PROBLEM_CONTENT_TYPE)
+            response["WWW-Authenticate"] = WWW_AUTHENTICATE
+            return response
     return ExportToDjangoView(request)

@@ -20,7 +20,16 @@ WEBHOOK_DELIVERY_LAG = Histogram(
     "Event created -> delivered",
     buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 21600),
 )
+WEBHOOK_REQUEUED = Counter(
+    "ledgerflow_webhook_requeued", "Overdue webhook deliveries re-enqueued (lost messages)"
+)
 VERIFY_VIOLATIONS = Gauge("ledgerflow_verify_ledger_violations", "Violations at the last run")
 VERIFY_LAST_RUN = Gauge(
     "ledgerflow_verify_ledger_last_run_timestamp_seconds", "Unix time of the last verify_ledger"
 )
+RISK_DECISIONS = Counter(
+    "ledgerflow_risk_decisions",
+    "Risk rule evaluations by rule kind and decision",
+    ["rule_kind", "decision"],
+)
+HOLDS = Counter("ledgerflow_holds", "Two-phase transfer steps by outcome", ["outcome"])

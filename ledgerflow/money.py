@@ -7,6 +7,7 @@ decimal string with exactly the asset's decimals ("12.50"). Never a float.
 import re
 from decimal import Decimal, InvalidOperation
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 INT64_MAX = 2**63 - 1
@@ -64,6 +65,7 @@ def fits_int64(value: int) -> bool:
     return -INT64_MAX - 1 <= value <= INT64_MAX
 
 
+@extend_schema_field({"type": "string", "format": "decimal", "example": "12.50"})
 class AmountField(serializers.Field):
     """A positive amount in major units: a decimal string or a JSON number -> Decimal."""
 

@@ -5,7 +5,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
@@ -15,6 +16,8 @@ from ledgerflow.middleware import get_request_id
 
 logger = logging.getLogger("ledgerflow.problems")
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+# RFC 9110: a 401 must say how to authenticate, also when the view itself has no authenticator.
+WWW_AUTHENTICATE = 'Bearer realm="api"'
 
 # DRF exception class -> stable problem code (DESIGN §4).
 _DRF_CODES: list[tuple[type[Exception], str, str]] = [
@@ -57,7 +60,7 @@ def problem_response(
     return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
-def _field_errors(data: Any) -> dict[str, list[str]]:
+def field_errors(data: Any) -> dict[str, list[str]]:
     if isinstance(data, dict):
         return {str(k): _flatten(v) for k, v in data.items()}
     return {"non_field_errors": _flatten(data)}
@@ -77,6 +80,8 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
         headers = {}
         if getattr(exc, "retry_after", None):
             headers["Retry-After"] = str(exc.retry_after)
+        if exc.status == status.HTTP_401_UNAUTHORIZED:
+            headers["WWW-Authenticate"] = WWW_AUTHENTICATE
         extra = dict(exc.extra)
         if isinstance(exc, ValidationFailed) and exc.errors:
             extra["errors"] = exc.errors
@@ -99,8 +104,15 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
 
     response = exception_handler(exc, context)  # DRF: headers, WWW-Authenticate, Retry-After
     if response is None:
-        logger.exception("unhandled error", exc_info=exc)
-        return None
+        # A bug, not a client error: log it with the request id and answer a problem, not HTML.
+        logger.error("unhandled error", exc_info=exc)
+        set_rollback()
+        return problem_response(
+            status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+            code="internal_error",
+            title="Internal server error",
+            detail="An unexpected error occurred; quote the request id when reporting it.",
+        )
     code, title = "error", "Error"
     for cls, known_code, known_title in _DRF_CODES:
         if isinstance(exc, cls):
@@ -108,15 +120,32 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
             break
     extra: dict[str, Any] = {}
     if isinstance(exc, exceptions.ValidationError):
-        extra["errors"] = _field_errors(exc.detail)
+        extra["errors"] = field_errors(exc.detail)
         detail = "The request has invalid fields."
     else:
-        detail = str(getattr(exc, "detail", exc))
+        detail = getattr(exc, "detail", exc)
+        # simplejwt's InvalidToken carries {"detail": ..., "messages": [...]}.
+        detail = str(detail.get("detail", "") if isinstance(detail, dict) else detail)
     # DRF sends 403 for failed auth when no WWW-Authenticate exists; we always use 401.
     if code in ("not_authenticated", "authentication_failed") and response.status_code == 403:
         response.status_code = status.HTTP_401_UNAUTHORIZED
+    if response.status_code == status.HTTP_401_UNAUTHORIZED:
+        response.headers.setdefault("WWW-Authenticate", WWW_AUTHENTICATE)
     response.data = problem_body(
         status_code=response.status_code, code=code, title=title, detail=detail, **extra
     )
     response.content_type = PROBLEM_CONTENT_TYPE
     return response
+
+
+def not_found_view(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """`handler404`: unknown paths under /api/ answer problem+json; others Django's page."""
+    if not request.path.startswith("/api/"):
+        return page_not_found(request, exception)
+    body = problem_body(
+        status_code=404,
+        code="not_found",
+        title="Not found",
+        detail=f"No endpoint at {request.path}.",
+    )
+    return JsonResponse(body, status=404, content_type=PROBLEM_CONTENT_TYPE)

@@ -35,10 +35,10 @@ _DESCRIPTIONS = {
 
 
 def problem_responses(*codes: int) -> dict:
+    """`responses=` entries for error statuses, served as application/problem+json."""
     return {
-        code: OpenApiResponse(
-            response={PROBLEM_CONTENT_TYPE: ProblemSerializer}.get(PROBLEM_CONTENT_TYPE),
-            description=_DESCRIPTIONS.get(code, "Problem details."),
+        (code, PROBLEM_CONTENT_TYPE): OpenApiResponse(
+            response=ProblemSerializer, description=_DESCRIPTIONS.get(code, "Problem details.")
         )
         for code in codes
     }

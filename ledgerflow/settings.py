@@ -5,6 +5,8 @@ transactions, a local-memory cache and kombu's filesystem broker under `var/`, s
 runs web + worker + beat with no server. Production differs only in variables.
 """
 
+import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -102,7 +104,11 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = SQLITE_OPTIONS
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-ledgerflow.sqlite3")}
+    # A file (not memory) so WAL and IMMEDIATE behave as in production; one per process so
+    # parallel test runs never share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"ledgerflow-test-{os.getpid()}.sqlite3")
+    }
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -120,6 +126,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="ledgerflow"),
+            # A lost Redis must fail fast (throttles, /ready), never hang a request.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 else:
@@ -188,6 +196,9 @@ REST_FRAMEWORK = {
         "user": env("THROTTLE_USER", default="3000/min"),
         "auth": env("THROTTLE_AUTH", default="30/min"),
     },
+    # Proxies in front of gunicorn. 0 = throttle by REMOTE_ADDR; DRF's default (None) trusts
+    # a client-sent X-Forwarded-For, so a new fake address per request would dodge the limits.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -211,6 +222,11 @@ SPECTACULAR_SETTINGS = {
         "AccountStatusEnum": "accounts.models.Account.Status",
         "TransactionStatusEnum": "ledger.models.Transaction.Status",
         "TransactionKindEnum": "ledger.models.Transaction.Kind",
+        "OrderStatusEnum": "orders.models.Order.Status",
+        "ExportStatusEnum": "ledger.models.Export.Status",
+        "ExportKindEnum": "ledger.models.Export.Kind",
+        "WebhookEventTypeEnum": "webhooks.models.EVENT_TYPES",
+        "DeliveryStatusEnum": "webhooks.models.Delivery.Status",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {
@@ -239,6 +255,7 @@ WEBHOOK_BACKOFF_CAP = env.int("WEBHOOK_BACKOFF_CAP", default=3600)
 WEBHOOK_TIMEOUT_CONNECT = env.float("WEBHOOK_TIMEOUT_CONNECT", default=3.0)
 WEBHOOK_TIMEOUT_READ = env.float("WEBHOOK_TIMEOUT_READ", default=10.0)
 SNAPSHOT_SCHEDULE = env("SNAPSHOT_SCHEDULE", default="0 * * * *")
+EXPORT_RETENTION_DAYS = env.int("EXPORT_RETENTION_DAYS", default=7)
 CONTENTION_RETRIES = env.int("CONTENTION_RETRIES", default=5)
 
 # --- Static, i18n --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from ledgerflow import health
 api_v1 = [
     path("", include("accounts.urls")),
     path("", include("ledger.urls")),
+    path("", include("ledger.reporting_urls")),
     path("", include("orders.urls")),
     path("", include("webhooks.urls")),
 ]
@@ -21,3 +22,5 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "ledgerflow.problems.not_found_view"

@@ -1,20 +1,304 @@
-"""The outbox. `record_event` is the one call other apps make, inside their atomic block."""
+"""Webhooks: the outbox (`record_event`), endpoint management and at-least-once delivery.
 
-from collections.abc import Sequence
+`record_event` is the one call other apps make, inside their atomic block: the event, who may
+see it and its deliveries commit with the change, and the delivery tasks are enqueued only after
+that commit. Retry state lives in `Delivery` rows, so a lost broker message only delays a
+delivery: `requeue_deliveries` (beat) re-enqueues anything overdue.
+"""
+
+import json
+import logging
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from webhooks.models import Event
+from ledgerflow import metrics
+from ledgerflow.errors import InvalidState
+from webhooks import tasks
+from webhooks.errors import EndpointLimitReached
+from webhooks.models import EVENT_TYPES, Delivery, Event, WebhookEndpoint, new_endpoint_secret
+from webhooks.representations import event_data
+from webhooks.transport import Outcome, ensure_deliverable_url, post_signed
+
+logger = logging.getLogger("ledgerflow.webhooks")
+
+MAX_ENDPOINTS_PER_OWNER = 16
+# Added to the HTTP timeouts to form the lease a worker holds while it sends.
+LEASE_MARGIN = timedelta(seconds=5)
+# How long past due a pending delivery may sit before we assume its message was lost.
+REQUEUE_GRACE = timedelta(seconds=60)
+REQUEUE_BATCH = 1000
+
+
+# --- the outbox ---------------------------------------------------------------------------
 
 
 def record_event(event_type: str, data: dict[str, Any], *, accounts: Sequence[Any] = ()) -> Event:
-    """Write an Event in the caller's transaction; a rolled-back change leaves no event.
+    """Write an Event and its Deliveries in the caller's transaction; enqueue them on commit.
 
-    `accounts` are the ledger accounts the event concerns: their owners may see it.
+    `accounts` are the ledger accounts the event concerns: every owner among them may see it
+    and receives it on their subscribed endpoints; staff endpoints receive every event. A
+    rolled-back change leaves no event, no delivery and no message.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record_event must run inside the transaction of the change")
-    first = accounts[0] if accounts else None
-    owner_id = next((a.owner_id for a in accounts if a.owner_id), None)
-    return Event.objects.create(type=event_type, payload=data, account=first, owner_id=owner_id)
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}")
+    owner_ids = list(dict.fromkeys(a.owner_id for a in accounts if a.owner_id))
+    event = Event.objects.create(
+        type=event_type,
+        payload=data,
+        account_id=accounts[0].pk if accounts else None,
+        owner_id=owner_ids[0] if owner_ids else None,
+    )
+    if owner_ids:
+        event.visible_to.add(*owner_ids)
+    endpoints = WebhookEndpoint.objects.filter(is_active=True, owner__is_active=True).filter(
+        Q(owner_id__in=owner_ids) | Q(owner__is_staff=True)
+    )
+    deliveries = [
+        Delivery(event=event, endpoint=endpoint, next_attempt_at=event.created_at)
+        for endpoint in endpoints
+        if endpoint.subscribes_to(event_type)
+    ]
+    if deliveries:
+        Delivery.objects.bulk_create(deliveries)
+        _enqueue_on_commit(event.deliveries.values_list("pk", flat=True))
+    return event
+
+
+def _enqueue_on_commit(delivery_ids: Iterable[int], countdown: float = 0) -> None:
+    ids = list(delivery_ids)
+
+    def enqueue() -> None:
+        for delivery_id in ids:
+            tasks.deliver_webhook.apply_async((delivery_id,), countdown=countdown)
+
+    # robust: a broker outage must not turn a committed movement into a 500; the rows stay
+    # pending and requeue_deliveries sends them later.
+    transaction.on_commit(enqueue, robust=True)
+
+
+# --- endpoints ----------------------------------------------------------------------------
+
+
+def _event_types(events: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(events))
+
+
+def create_endpoint(
+    *,
+    actor: Any,
+    url: str,
+    events: Sequence[str] = (),
+    description: str = "",
+    is_active: bool = True,
+) -> WebhookEndpoint:
+    """Register a URL of `actor`. Raises EndpointUrlRefused (422 on `url`), EndpointLimitReached."""
+    ensure_deliverable_url(url)  # DNS lookup: before any transaction
+    if WebhookEndpoint.objects.filter(owner=actor).count() >= MAX_ENDPOINTS_PER_OWNER:
+        raise EndpointLimitReached(f"At most {MAX_ENDPOINTS_PER_OWNER} webhook endpoints.")
+    return WebhookEndpoint.objects.create(
+        owner=actor,
+        url=url,
+        events=_event_types(events),
+        description=description,
+        is_active=is_active,
+    )
+
+
+def update_endpoint(
+    *,
+    actor: Any,
+    endpoint: WebhookEndpoint,
+    url: str | None = None,
+    events: Sequence[str] | None = None,
+    description: str | None = None,
+    is_active: bool | None = None,
+) -> WebhookEndpoint:
+    """Change the given fields (None = keep). Raises EndpointUrlRefused for a new URL."""
+    if url is not None:
+        ensure_deliverable_url(url)
+        endpoint.url = url
+    if events is not None:
+        endpoint.events = _event_types(events)
+    if description is not None:
+        endpoint.description = description
+    if is_active is not None:
+        endpoint.is_active = is_active
+    endpoint.save(update_fields=["url", "events", "description", "is_active"])
+    return endpoint
+
+
+def delete_endpoint(*, actor: Any, endpoint: WebhookEndpoint) -> None:
+    """Remove the endpoint and its delivery log; queued tasks for it find nothing to send."""
+    logger.info("webhook endpoint %s deleted by user %s", endpoint.public_id, actor.pk)
+    endpoint.delete()
+
+
+def rotate_endpoint_secret(*, actor: Any, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """A new signing secret, used from the next attempt on (also for pending retries)."""
+    endpoint.secret = new_endpoint_secret()
+    endpoint.save(update_fields=["secret"])
+    logger.info("webhook secret of %s rotated by user %s", endpoint.public_id, actor.pk)
+    return endpoint
+
+
+# --- delivery -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery leased to this worker, with everything needed to send it."""
+
+    delivery_id: int
+    url: str
+    secret: str
+    event_id: str
+    event_created_at: datetime
+    body: bytes
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Delay after the `attempts`-th failure: base * 2^(attempts-1), ±20 % jitter, capped."""
+    delay = settings.WEBHOOK_BACKOFF_BASE * 2 ** (attempts - 1)
+    jitter = random.uniform(0.8, 1.2)  # noqa: S311 - spreads retries, not a secret
+    return min(float(settings.WEBHOOK_BACKOFF_CAP), delay * jitter)
+
+
+def lease_duration() -> timedelta:
+    timeouts = settings.WEBHOOK_TIMEOUT_CONNECT + settings.WEBHOOK_TIMEOUT_READ
+    return timedelta(seconds=timeouts) + LEASE_MARGIN
+
+
+def attempt_delivery(*, delivery_id: int) -> str | None:
+    """Send one due pending delivery once. At-least-once; safe to run twice.
+
+    A delivery that is locked, leased, not yet due or no longer pending is skipped (returns
+    None). Otherwise returns the resulting status: succeeded, pending (retry scheduled) or failed.
+    """
+    claim = _claim(delivery_id)
+    if claim is None:
+        return None
+    outcome = post_signed(
+        url=claim.url, secret=claim.secret, event_id=claim.event_id, body=claim.body
+    )
+    return _finish(claim, outcome)
+
+
+def _claim(delivery_id: int) -> Claim | None:
+    now = timezone.now()
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("event", "endpoint")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None or delivery.status != Delivery.Status.PENDING:
+            return None
+        if delivery.next_attempt_at and delivery.next_attempt_at > now:
+            return None  # leased by another worker, or a retry that is not due yet
+        if not delivery.endpoint.is_active:
+            delivery.status = Delivery.Status.FAILED
+            delivery.last_error = "endpoint is disabled"
+            delivery.next_attempt_at = None
+            delivery.save(update_fields=["status", "last_error", "next_attempt_at", "updated_at"])
+            _count_on_commit("failed")
+            return None
+        # The lease: requeue_deliveries leaves it alone until the attempt must have ended.
+        delivery.next_attempt_at = now + lease_duration()
+        delivery.save(update_fields=["next_attempt_at", "updated_at"])
+    event = delivery.event
+    body = json.dumps(event_data(event), separators=(",", ":"), ensure_ascii=False).encode()
+    return Claim(
+        delivery_id=delivery.pk,
+        url=delivery.endpoint.url,
+        secret=delivery.endpoint.secret,
+        event_id=str(event.id),
+        event_created_at=event.created_at,
+        body=body,
+    )
+
+
+def _finish(claim: Claim, outcome: Outcome) -> str | None:
+    now = timezone.now()
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update()
+            .filter(pk=claim.delivery_id, status=Delivery.Status.PENDING)
+            .first()
+        )
+        if delivery is None:
+            return None  # deleted with its endpoint while we were sending
+        delivery.attempts += 1
+        delivery.last_status_code = outcome.status_code
+        delivery.last_error = outcome.error
+        delivery.response_ms = outcome.response_ms
+        if outcome.ok:
+            delivery.status = Delivery.Status.SUCCEEDED
+            delivery.delivered_at = now
+            delivery.next_attempt_at = None
+            lag = (now - claim.event_created_at).total_seconds()
+            transaction.on_commit(lambda: metrics.WEBHOOK_DELIVERY_LAG.observe(lag))
+            _count_on_commit("succeeded")
+        elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+            delivery.status = Delivery.Status.FAILED
+            delivery.next_attempt_at = None
+            _count_on_commit("failed")
+        else:
+            delay = backoff_seconds(delivery.attempts)
+            delivery.next_attempt_at = now + timedelta(seconds=delay)
+            _enqueue_on_commit([delivery.pk], countdown=delay)
+            _count_on_commit("retrying")
+        delivery.save()
+    return delivery.status
+
+
+def _count_on_commit(outcome: str) -> None:
+    transaction.on_commit(lambda: metrics.WEBHOOK_DELIVERIES.labels(outcome=outcome).inc())
+
+
+@transaction.atomic
+def retry_delivery(*, actor: Any, delivery_id: int) -> Delivery:
+    """Make a failed delivery pending again (attempts kept) and enqueue it. Raises InvalidState."""
+    delivery = Delivery.objects.select_for_update().select_related("event", "endpoint")
+    delivery = delivery.get(pk=delivery_id)
+    if delivery.status != Delivery.Status.FAILED:
+        raise InvalidState(f"Delivery {delivery.public_id} is {delivery.status}, not failed.")
+    delivery.status = Delivery.Status.PENDING
+    delivery.next_attempt_at = timezone.now()
+    delivery.save(update_fields=["status", "next_attempt_at", "updated_at"])
+    logger.info("webhook delivery %s retried by user %s", delivery.public_id, actor.pk)
+    _enqueue_on_commit([delivery.pk])
+    return delivery
+
+
+@transaction.atomic
+def requeue_deliveries(*, grace: timedelta = REQUEUE_GRACE) -> int:
+    """Re-enqueue pending deliveries overdue by more than `grace` (their message was lost).
+
+    Each gets `next_attempt_at = now`, so it is re-enqueued at most once per grace period
+    while its new message waits in the queue. Returns how many were re-enqueued.
+    """
+    now = timezone.now()
+    overdue = (
+        Delivery.objects.select_for_update(skip_locked=True)
+        .filter(status=Delivery.Status.PENDING, next_attempt_at__lt=now - grace)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)
+    )
+    ids = list(overdue[:REQUEUE_BATCH])
+    if ids:
+        Delivery.objects.filter(pk__in=ids).update(next_attempt_at=now, updated_at=now)
+        _enqueue_on_commit(ids)
+        transaction.on_commit(lambda: metrics.WEBHOOK_REQUEUED.inc(len(ids)))
+        logger.warning("re-enqueued %d overdue webhook deliveries", len(ids))
+    return len(ids)

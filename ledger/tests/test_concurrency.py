@@ -13,8 +13,8 @@ from django.db.models import Sum
 from accounts.models import Account
 from conftest import client_for
 from ledger import services
-from ledger.errors import InsufficientFunds
-from ledger.models import Entry, IdempotencyKey, Transaction
+from ledger.errors import InsufficientFunds, LimitExceeded
+from ledger.models import Entry, IdempotencyKey, RiskRule, Transaction
 from ledger.verification import verify_ledger
 from ledgerflow.errors import Contention
 
@@ -46,7 +46,7 @@ def assert_books_consistent():
         assert account.balance == (last.balance_after if last else 0)
         assert account.version == entries.count()
         if not account.allow_negative:
-            assert account.balance >= 0
+            assert account.balance - account.pending_debits >= -account.overdraft_limit
     assert verify_ledger().ok
 
 
@@ -136,4 +136,91 @@ def test_20_concurrent_requests_with_one_idempotency_key_move_money_once(
     assert target.balance == 700
     assert Transaction.objects.filter(kind="transfer").count() == 1
     assert IdempotencyKey.objects.count() == 1
+    assert_books_consistent()
+
+
+def test_concurrent_holds_cannot_overdraw(customer, other_customer, funded):
+    source = funded(customer, "100.00")
+    target = funded(other_customer, "0")
+
+    def hold(_):
+        try:
+            services.post_transfer(
+                actor=customer,
+                from_account_id=source.pk,
+                to_account_id=target.pk,
+                amount=Decimal("3.00"),
+                pending=True,
+            )
+            return True
+        except InsufficientFunds:
+            return False
+
+    results = run_in_threads(16, list(range(60)), hold)
+    assert results.count(True) == 33  # 33 x 3.00 = 99.00 held; the 34th would overdraw
+    source.refresh_from_db()
+    assert (source.balance, source.pending_debits) == (10000, 9900)
+    assert_books_consistent()
+
+
+def test_overdraft_and_max_balance_hold_at_their_boundary_under_concurrency(
+    customer, other_customer, funded
+):
+    source = funded(customer, "10.00", overdraft_limit=1000)  # may spend 20.00
+    target = funded(other_customer, "0", max_balance=1500)  # may receive 15.00
+
+    def move(_):
+        try:
+            services.post_transfer(
+                actor=customer,
+                from_account_id=source.pk,
+                to_account_id=target.pk,
+                amount=Decimal("1.00"),
+            )
+            return "posted"
+        except InsufficientFunds:
+            return "insufficient_funds"
+        except LimitExceeded:
+            return "limit_exceeded"
+
+    outcomes = Counter(run_in_threads(16, list(range(40)), move))
+    assert outcomes["posted"] == 15, outcomes
+    source.refresh_from_db()
+    target.refresh_from_db()
+    assert (source.balance, target.balance) == (-500, 1500)
+    assert_books_consistent()
+
+
+@pytest.mark.parametrize(
+    ("kind", "limit", "amount", "expected"),
+    [
+        (RiskRule.Kind.MAX_DAILY_OUTFLOW, 2500, "1.00", 25),
+        (RiskRule.Kind.MAX_TRANSFERS_PER_MINUTE, 7, "1.00", 7),
+    ],
+)
+def test_window_rules_hold_exactly_under_concurrency(
+    customer, other_customer, funded, kind, limit, amount, expected
+):
+    from accounts.models import Asset
+
+    source = funded(customer, "100.00")
+    target = funded(other_customer, "0")
+    RiskRule.objects.create(
+        name="limit", kind=kind, limit=limit, asset=Asset.objects.get(code="USD"), user=customer
+    )
+
+    def move(_):
+        try:
+            services.post_transfer(
+                actor=customer,
+                from_account_id=source.pk,
+                to_account_id=target.pk,
+                amount=Decimal(amount),
+            )
+            return "posted"
+        except LimitExceeded:
+            return "limit_exceeded"
+
+    outcomes = Counter(run_in_threads(16, list(range(40)), move))
+    assert outcomes["posted"] == expected, outcomes
     assert_books_consistent()

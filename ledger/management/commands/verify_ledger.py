@@ -1,13 +1,14 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from ledger.verification import CHECKS, verify_ledger
+from ledger.reporting import record_verification
+from ledger.verification import CHECKS
 
 
 class Command(BaseCommand):
     help = "Re-check the ledger invariants over the whole ledger; exits non-zero on any violation."
 
     def handle(self, *args, **options):
-        result = verify_ledger()
+        result = record_verification()  # also sets the gauges and keeps the run
         for name in CHECKS:
             count = result.counts[name]
             status = f"{count} violation(s), e.g. {result.samples[name]}" if count else "ok"

@@ -1,0 +1,457 @@
+"""Balances over time and reporting: snapshots, period summaries, CSV exports, upkeep.
+
+Reads that may lag a moment (summaries, snapshots, export rows) go to `read_replica()`;
+everything that writes uses the primary. Every service here is safe to run twice.
+"""
+
+import csv
+import logging
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
+
+from accounts.models import Account, User
+from accounts.selectors import accounts_of
+from ledger.models import Entry, Transaction
+from ledger.reporting_models import BalanceSnapshot, Export, VerificationRun
+from ledger.verification import VerificationResult, verify_ledger
+from ledgerflow import metrics
+from ledgerflow.errors import InvalidState, NotFound, ValidationFailed
+from ledgerflow.money import to_major
+from ledgerflow.routers import read_replica
+from webhooks.services import record_event
+
+logger = logging.getLogger("ledger.reporting")
+
+# --- snapshots -----------------------------------------------------------------------------
+
+# One statement: every account whose balances or version differ from its latest snapshot (or
+# that has none) gets a row. "Latest" is found through the unique (account_id, taken_at) index.
+TAKE_SNAPSHOTS_SQL = """
+    INSERT INTO ledger_balancesnapshot
+           (account_id, balance, pending_debits, pending_credits, version, taken_at)
+    SELECT a.id, a.balance, a.pending_debits, a.pending_credits, a.version, %s
+      FROM accounts_account a
+      LEFT JOIN ledger_balancesnapshot s
+        ON s.account_id = a.id
+       AND s.taken_at = (SELECT MAX(latest.taken_at) FROM ledger_balancesnapshot latest
+                          WHERE latest.account_id = a.id)
+     WHERE s.id IS NULL
+        OR s.balance <> a.balance
+        OR s.pending_debits <> a.pending_debits
+        OR s.pending_credits <> a.pending_credits
+        OR s.version <> a.version
+"""
+
+
+def take_snapshots(*, taken_at: datetime | None = None) -> int:
+    """Snapshot every account that changed since its last snapshot; returns rows written.
+
+    Set-based: one INSERT ... SELECT, whatever the number of accounts. Running it again with
+    nothing changed writes nothing.
+    """
+    taken_at = taken_at or timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(TAKE_SNAPSHOTS_SQL, [connection.ops.adapt_datetimefield_value(taken_at)])
+        return cursor.rowcount
+
+
+def snapshots_of(
+    account: Account, *, since: datetime | None = None, until: datetime | None = None
+) -> QuerySet[BalanceSnapshot]:
+    """The account's snapshots taken in [since, until); the caller has checked ownership."""
+    qs = BalanceSnapshot.objects.using(read_replica()).filter(account=account)
+    if since is not None:
+        qs = qs.filter(taken_at__gte=since)
+    if until is not None:
+        qs = qs.filter(taken_at__lt=until)
+    return qs
+
+
+# --- summary -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Minor units: `money_in` is the sum of positive entries, `money_out` of negative ones
+    (as a positive number)."""
+
+    money_in: int = 0
+    money_out: int = 0
+
+    @property
+    def net(self) -> int:
+        return self.money_in - self.money_out
+
+    def __add__(self, other: "Totals") -> "Totals":
+        return Totals(self.money_in + other.money_in, self.money_out + other.money_out)
+
+
+@dataclass(frozen=True)
+class Summary:
+    account: Account
+    since: datetime | None
+    until: datetime
+    total: Totals
+    by_category: dict[str, Totals] = field(default_factory=dict)
+    by_kind: dict[str, Totals] = field(default_factory=dict)
+
+
+def summary_of(account: Account, *, since: datetime | None, until: datetime | None) -> Summary:
+    """Money in, out and net over [since, until) from the account's posted entries.
+
+    One aggregate query grouped by (category, kind) with conditional sums; the per-category,
+    per-kind and overall totals are folded from its rows.
+    """
+    until = until or timezone.now()
+    if since is not None and since >= until:
+        raise ValidationFailed("`from` must be before `to`.", {"from": ["Must be before `to`."]})
+    entries = Entry.objects.using(read_replica()).filter(
+        account=account, transaction__status=Transaction.Status.POSTED, created_at__lt=until
+    )
+    if since is not None:
+        entries = entries.filter(created_at__gte=since)
+    rows = (
+        entries.values("transaction__category", "transaction__kind")
+        .annotate(
+            money_in=Sum("amount", filter=Q(amount__gt=0), default=0),
+            money_out=Sum("amount", filter=Q(amount__lt=0), default=0),
+        )
+        .order_by()
+    )
+    total = Totals()
+    by_category: dict[str, Totals] = {}
+    by_kind: dict[str, Totals] = {}
+    for row in rows:
+        totals = Totals(row["money_in"], -row["money_out"])
+        total += totals
+        category, kind = row["transaction__category"], row["transaction__kind"]
+        by_category[category] = by_category.get(category, Totals()) + totals
+        by_kind[kind] = by_kind.get(kind, Totals()) + totals
+    return Summary(
+        account=account,
+        since=since,
+        until=until,
+        total=total,
+        by_category=dict(sorted(by_category.items())),
+        by_kind=dict(sorted(by_kind.items())),
+    )
+
+
+# --- exports -------------------------------------------------------------------------------
+
+# A worker that died mid-export leaves it `running`; after this long another run may take over.
+EXPORT_LEASE = timedelta(hours=1)
+CSV_CHUNK = 2000
+# Cells a spreadsheet would evaluate as a formula (CSV injection, OWASP).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def request_export(
+    *,
+    actor: User,
+    kind: str,
+    account: Account | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Export:
+    """Record a pending export and enqueue its build after commit.
+
+    `account` has been resolved for the caller (someone else's is NotFound before this).
+    """
+    if since is not None and until is not None and since >= until:
+        raise ValidationFailed("`from` must be before `to`.", {"from": ["Must be before `to`."]})
+    from ledger.tasks import run_export  # tasks import this module
+
+    with transaction.atomic():
+        export = Export.objects.create(
+            owner=actor, kind=kind, account=account, period_from=since, period_to=until
+        )
+        transaction.on_commit(lambda: run_export.delay(export.pk))
+    return export
+
+
+def export_for(actor: User, public_id: str) -> Export:
+    """The caller's own export (staff too: exports are personal), or NotFound."""
+    export = (
+        Export.objects.select_related("account").filter(owner=actor, public_id=public_id).first()
+    )
+    if export is None:
+        raise NotFound(f"No export {public_id!r}.")
+    return export
+
+
+def open_export_file(export: Export):
+    """The finished CSV as a binary file object. Raises InvalidState until it is completed."""
+    if export.status != Export.Status.COMPLETED:
+        raise InvalidState(f"Export {export.public_id} is {export.status}; nothing to download.")
+    return default_storage.open(export.file.name, "rb")
+
+
+def build_export(*, export_id: int) -> None:
+    """Build the export's CSV: claim it, stream rows to storage, then complete or fail it.
+
+    At-least-once safe: a completed, failed or freshly claimed export is left alone, and a
+    run whose claim was taken over (lease expired) discards its file instead of completing.
+    """
+    claimed_at = _claim_export(export_id)
+    if claimed_at is None:
+        return
+    export = Export.objects.select_related("owner", "account").get(pk=export_id)
+    name = ""
+    try:
+        with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as tmp:
+            row_count = write_csv(tmp, export)
+            tmp.seek(0)
+            name = default_storage.save(f"{export.public_id}.csv", File(tmp))
+        completed = _complete_export(export, claimed_at, name=name, row_count=row_count)
+    except Exception as exc:
+        logger.exception("export %s failed", export.public_id)
+        completed = False
+        _fail_export(export, claimed_at, f"Export failed ({type(exc).__name__}); request again.")
+    if not completed and name:
+        default_storage.delete(name)
+
+
+def _claim_export(export_id: int) -> datetime | None:
+    now = timezone.now()
+    claimable = Q(status=Export.Status.PENDING) | Q(
+        status=Export.Status.RUNNING, started_at__lt=now - EXPORT_LEASE
+    )
+    claimed = (
+        Export.objects.filter(claimable, pk=export_id).update(
+            status=Export.Status.RUNNING, started_at=now
+        )
+        == 1
+    )
+    return now if claimed else None
+
+
+def _still_ours(export: Export, claimed_at: datetime) -> QuerySet[Export]:
+    return Export.objects.filter(pk=export.pk, status=Export.Status.RUNNING, started_at=claimed_at)
+
+
+def _complete_export(export: Export, claimed_at: datetime, *, name: str, row_count: int) -> bool:
+    with transaction.atomic():
+        now = timezone.now()
+        if not _still_ours(export, claimed_at).update(
+            status=Export.Status.COMPLETED, file=name, row_count=row_count, completed_at=now
+        ):
+            return False
+        export.refresh_from_db()
+        record_event("export.completed", export_data(export), accounts=_event_accounts(export))
+    return True
+
+
+def _fail_export(export: Export, claimed_at: datetime, error: str) -> None:
+    _still_ours(export, claimed_at).update(
+        status=Export.Status.FAILED, error=error, completed_at=timezone.now()
+    )
+
+
+def _event_accounts(export: Export) -> list[Account]:
+    # The event is the owner's: one of their accounts is enough to route it to them.
+    if export.account_id:
+        return [export.account]
+    return list(accounts_of(export.owner).order_by("pk")[:1])
+
+
+def export_data(export: Export, download_url: str | None = None) -> dict:
+    """The export resource; `download_url` is absolute and set by the API once completed."""
+    return {
+        "id": export.public_id,
+        "status": export.status,
+        "kind": export.kind,
+        "account": export.account.public_id if export.account_id else None,
+        "from": _iso(export.period_from),
+        "to": _iso(export.period_to),
+        "row_count": export.row_count,
+        "error": export.error or None,
+        "download_url": download_url if export.status == Export.Status.COMPLETED else None,
+        "created_at": _iso(export.created_at),
+        "completed_at": _iso(export.completed_at),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def neutralise(text: str) -> str:
+    """Prefix a text cell a spreadsheet would run as a formula with `'`. Never for amounts."""
+    return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text
+
+
+ENTRY_COLUMNS = [
+    "created_at",
+    "entry",
+    "transaction",
+    "account",
+    "asset",
+    "kind",
+    "category",
+    "reference",
+    "amount",
+    "balance_after",
+    "version",
+]
+TRANSACTION_COLUMNS = [
+    "created_at",
+    "transaction",
+    "kind",
+    "status",
+    "asset",
+    "amount",
+    "category",
+    "reference",
+    "reverses",
+]
+
+
+def write_csv(out, export: Export) -> int:
+    """Write the export's header and rows to the text file `out`; returns the row count.
+
+    Rows stream from one ordered query in chunks, so memory stays flat at any size.
+    """
+    columns, rows = (
+        (ENTRY_COLUMNS, _entry_rows(export))
+        if export.kind == Export.Kind.ENTRIES
+        else (TRANSACTION_COLUMNS, _transaction_rows(export))
+    )
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    return count
+
+
+def _scope(export: Export, db: str) -> Iterable[int] | QuerySet:
+    """Ids of the exported accounts: the one asked for, or all the owner's."""
+    if export.account_id:
+        return [export.account_id]
+    return Account.objects.using(db).filter(owner_id=export.owner_id).values("pk")
+
+
+def _in_period(qs: QuerySet, export: Export) -> QuerySet:
+    if export.period_from:
+        qs = qs.filter(created_at__gte=export.period_from)
+    if export.period_to:
+        qs = qs.filter(created_at__lt=export.period_to)
+    return qs
+
+
+def _entry_rows(export: Export) -> Iterator[list]:
+    db = read_replica()
+    entries = _in_period(Entry.objects.using(db).filter(account_id__in=_scope(export, db)), export)
+    rows = entries.order_by("created_at", "pk").values_list(
+        "created_at",
+        "pk",
+        "transaction__public_id",
+        "account__public_id",
+        "asset__code",
+        "asset__exponent",
+        "transaction__kind",
+        "transaction__category",
+        "transaction__reference",
+        "amount",
+        "balance_after",
+        "account_version",
+    )
+    for row in rows.iterator(chunk_size=CSV_CHUNK):
+        (created_at, pk, txn, account, asset, exponent, kind, category, reference) = row[:9]
+        amount, balance_after, version = row[9:]
+        yield [
+            _iso(created_at),
+            pk,
+            neutralise(txn),
+            neutralise(account),
+            neutralise(asset),
+            neutralise(kind),
+            neutralise(category),
+            neutralise(reference),
+            to_major(amount, exponent),
+            to_major(balance_after, exponent),
+            version,
+        ]
+
+
+def _transaction_rows(export: Export) -> Iterator[list]:
+    db = read_replica()
+    touched = Entry.objects.using(db).filter(account_id__in=_scope(export, db))
+    txns = _in_period(
+        Transaction.objects.using(db).filter(pk__in=touched.values("transaction_id")), export
+    ).order_by("created_at", "pk")
+    rows = txns.values_list(
+        "created_at",
+        "public_id",
+        "kind",
+        "status",
+        "asset__code",
+        "asset__exponent",
+        "amount",
+        "category",
+        "reference",
+        "reverses__public_id",
+    )
+    for row in rows.iterator(chunk_size=CSV_CHUNK):
+        created_at, txn, kind, status, asset, exponent, amount, category, reference, reverses = row
+        yield [
+            _iso(created_at),
+            neutralise(txn),
+            neutralise(kind),
+            neutralise(status),
+            neutralise(asset),
+            to_major(amount, exponent),
+            neutralise(category),
+            neutralise(reference),
+            neutralise(reverses or ""),
+        ]
+
+
+def purge_exports(*, now: datetime | None = None) -> int:
+    """Delete the files of exports completed more than EXPORT_RETENTION_DAYS ago and mark
+    them `expired`. Returns how many expired. A crash between the two steps is repaired by
+    the next run (deleting a missing file is a no-op)."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.EXPORT_RETENTION_DAYS)
+    stale = Export.objects.filter(status=Export.Status.COMPLETED, completed_at__lt=cutoff)
+    expired = 0
+    for export in stale.only("pk", "file").iterator():
+        if export.file.name:
+            default_storage.delete(export.file.name)
+        expired += Export.objects.filter(pk=export.pk, status=Export.Status.COMPLETED).update(
+            status=Export.Status.EXPIRED, file=""
+        )
+    return expired
+
+
+# --- verification --------------------------------------------------------------------------
+
+
+def record_verification() -> VerificationResult:
+    """Run verify_ledger, keep the outcome for the admin dashboard and set the gauges."""
+    result = verify_ledger()
+    VerificationRun.objects.create(
+        checked_at=result.checked_at,
+        violation_count=result.violation_count,
+        details={
+            "counts": result.counts,
+            "samples": {name: [list(row) for row in rows] for name, rows in result.samples.items()},
+        },
+    )
+    metrics.VERIFY_VIOLATIONS.set(result.violation_count)
+    metrics.VERIFY_LAST_RUN.set(result.checked_at.timestamp())
+    return result
+
+
+def latest_verification() -> VerificationRun | None:
+    return VerificationRun.objects.order_by("-checked_at", "-pk").first()

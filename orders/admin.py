@@ -1,0 +1,134 @@
+from collections.abc import Callable
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from ledgerflow.errors import DomainError
+from ledgerflow.money import to_major
+from orders import services
+from orders.models import Order
+
+
+class OrderActionForm(ActionForm):
+    tx_hash = forms.CharField(
+        required=False,
+        label="tx_hash (for complete)",
+        widget=forms.TextInput(attrs={"size": 70, "placeholder": "0x…"}),
+    )
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    """Orders are changed only through the services (the same as the API's), by the actions."""
+
+    action_form = OrderActionForm
+    actions = ["complete_selected", "fail_selected", "cancel_selected"]
+    list_display = [
+        "order_id",
+        "account_id_display",
+        "owner_display",
+        "amount_display",
+        "status",
+        "tx_hash",
+        "created_at",
+        "expires_at",
+    ]
+    list_filter = ["status", "asset"]
+    list_select_related = ["account__owner", "asset"]
+    search_fields = ["=order_id", "=tx_hash", "=account__public_id", "account__owner__email"]
+    ordering = ["created_at", "pk"]
+    date_hierarchy = "created_at"
+    fields = [
+        "order_id",
+        "account",
+        "amount_display",
+        "status",
+        "broker_id",
+        "sequence",
+        "vault_address",
+        "tx_hash",
+        "settlement",
+        "expires_at",
+        "created_at",
+        "updated_at",
+        "completed_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="account", ordering="account__public_id")
+    def account_id_display(self, order: Order) -> str:
+        return order.account.public_id
+
+    @admin.display(description="owner", ordering="account__owner__email")
+    def owner_display(self, order: Order) -> str:
+        return order.account.owner.email if order.account.owner_id else "-"
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_display(self, order: Order) -> str:
+        return f"{to_major(order.amount, order.asset.exponent)} {order.asset.code}"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
+        # The changelist actions need "change"; a single order's page is view-only.
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
+        return False
+
+    @admin.action(description="Complete the selected order (tx_hash above)", permissions=["change"])
+    def complete_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        tx_hash = request.POST.get("tx_hash", "").strip()
+        if queryset.count() != 1 or not tx_hash:
+            self.message_user(
+                request,
+                "Select exactly one order and enter the tx_hash of its payment.",
+                messages.ERROR,
+            )
+            return
+        self._apply(
+            request,
+            queryset,
+            "completed",
+            lambda order: services.complete_order(
+                actor=request.user, order_pk=order.pk, tx_hash=tx_hash
+            ),
+        )
+
+    @admin.action(description="Fail the selected orders", permissions=["change"])
+    def fail_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._apply(
+            request,
+            queryset,
+            "failed",
+            lambda order: services.fail_order(actor=request.user, order_pk=order.pk),
+        )
+
+    @admin.action(description="Cancel the selected orders", permissions=["change"])
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._apply(
+            request,
+            queryset,
+            "cancelled",
+            lambda order: services.cancel_order(actor=request.user, order_pk=order.pk),
+        )
+
+    def _apply(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Order],
+        done: str,
+        run: Callable[[Order], Order],
+    ) -> None:
+        """One service call (one transaction) per order; report each outcome."""
+        for order in queryset.order_by("pk"):
+            try:
+                run(order)
+            except DomainError as exc:
+                self.message_user(request, f"{order.order_id}: {exc.detail}", messages.ERROR)
+            else:
+                self.message_user(request, f"{order.order_id}: {done}.", messages.SUCCESS)

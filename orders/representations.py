@@ -1,0 +1,26 @@
+"""How an order looks outside: one function, shared by the API and the events."""
+
+from typing import Any
+
+from ledgerflow.money import to_major
+from orders.models import Order
+
+
+def _iso(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def order_data(order: Order) -> dict[str, Any]:
+    return {
+        "order_id": order.order_id,
+        "account": order.account.public_id,
+        "amount": to_major(order.amount, order.asset.exponent),
+        "asset": order.asset.code,
+        "status": order.status,
+        "vault_address": order.vault_address,
+        "tx_hash": order.tx_hash,
+        "expires_at": _iso(order.expires_at),
+        "created_at": _iso(order.created_at),
+        "completed_at": _iso(order.completed_at),
+        "transaction": order.settlement.public_id if order.settlement_id else None,
+    }

@@ -1,0 +1,55 @@
+"""Every read of orders, scoped by the caller: someone else's order is NotFound (404)."""
+
+from django.db.models import QuerySet
+
+from accounts.models import User
+from ledgerflow import metrics
+from ledgerflow.errors import NotFound
+from orders.ids import normalize_order_id
+from orders.models import Order
+
+
+def _orders() -> QuerySet[Order]:
+    return Order.objects.select_related("account", "asset", "settlement")
+
+
+def orders_of(actor: User, *, status: str | None = None) -> QuerySet[Order]:
+    """The caller's own orders (on accounts it owns), optionally in one status."""
+    qs = _orders().filter(account__owner=actor)
+    return qs.filter(status=status) if status else qs
+
+
+def order_for(actor: User, order_id: str) -> Order:
+    """The caller's order (staff: any), by id with or without 0x in any case; or NotFound."""
+    return _find(_orders() if actor.is_staff else orders_of(actor), order_id)
+
+
+def order_by_id(order_id: str) -> Order:
+    """Any order, for operators (staff or API key); or NotFound."""
+    return _find(_orders(), order_id)
+
+
+def _find(qs: QuerySet[Order], order_id: str) -> Order:
+    normalized = normalize_order_id(order_id)
+    order = qs.filter(order_id=normalized).first() if normalized else None
+    if order is None:
+        raise NotFound(f"No order {order_id!r}.")
+    return order
+
+
+def order_queue(*, status: str = Order.Status.PENDING) -> QuerySet[Order]:
+    """The operator queue: orders in `status`, oldest first. Refreshes the pending gauge."""
+    pending_order_count()
+    return (
+        _orders()
+        .select_related("account__owner")
+        .filter(status=status)
+        .order_by("created_at", "pk")
+    )
+
+
+def pending_order_count() -> int:
+    """How many orders are pending; also sets the PENDING_ORDERS gauge."""
+    count = Order.objects.filter(status=Order.Status.PENDING).count()
+    metrics.PENDING_ORDERS.set(count)
+    return count
