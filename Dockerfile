@@ -27,4 +27,4 @@ RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home l
 USER ledgerflow
 
 EXPOSE 8000
-CMD ["gunicorn", "ledgerflow.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--access-logfile", "-"]
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "ledgerflow.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--access-logfile", "-"]

@@ -35,7 +35,9 @@ run: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py seed_demo
-	exec $(BIN)/honcho start -f Procfile
+	# One metrics folder for web, worker and beat: /metrics then shows them all (fresh per run).
+	rm -rf var/prometheus && mkdir -p var/prometheus
+	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus exec $(BIN)/honcho start -f Procfile
 
 test: venv
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -24,7 +24,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not raw_key:
             raise exceptions.AuthenticationFailed("Empty API key.")
         api_key = ApiKey.objects.select_related("user").filter(hashed_key=hash_key(raw_key)).first()
-        if api_key is None or not api_key.is_active or not api_key.user.is_active:
+        # Keys act as operators (IsOperator): they stop working when their user leaves staff.
+        user = api_key.user if api_key else None
+        if api_key is None or not api_key.is_active or not (user.is_active and user.is_staff):
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
         now = timezone.now()
         # Touch at most once a minute: a hot server key must not write on every request.

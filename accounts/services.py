@@ -18,7 +18,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts.authentication import hash_key
 from accounts.errors import AccountLocked, AuthenticationFailed, UnknownAsset
 from accounts.models import Account, ApiKey, Asset, User
-from ledgerflow.errors import InvalidState, NotFound, ValidationFailed
+from ledgerflow.errors import InvalidState, NotFound, PermissionDenied, ValidationFailed
 from webhooks.services import record_event
 
 
@@ -92,7 +92,12 @@ def refresh_access(*, refresh: str) -> str:
 
 
 def create_api_key(*, actor: User, name: str) -> tuple[ApiKey, str]:
-    """A new key acting for `actor`. Returns the row and the raw key (shown once, never stored)."""
+    """A new key acting for `actor`. Returns the row and the raw key (shown once, never stored).
+
+    Raises PermissionDenied unless the actor is staff: keys act as operators.
+    """
+    if not actor.is_staff:
+        raise PermissionDenied("Only staff may create API keys.")
     prefix = secrets.token_hex(4)
     raw_key = f"lf_{prefix}_{secrets.token_urlsafe(32)}"
     api_key = ApiKey.objects.create(

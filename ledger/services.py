@@ -29,8 +29,8 @@ from ledger.representations import transaction_data
 from ledgerflow import metrics
 from ledgerflow.db import retry_on_contention
 from ledgerflow.errors import DomainError, InvalidState, NotFound, ValidationFailed
-from ledgerflow.money import InvalidAmount, fits_int64, to_minor
-from webhooks.services import record_event
+from ledgerflow.money import InvalidAmount, fits_int64, to_major, to_minor
+from webhooks.services import record_events
 
 MAX_BATCH = 1000
 
@@ -209,19 +209,18 @@ class Books:
             [self.accounts[pk] for pk in sorted(self.dirty)],
             ["balance", "version", "pending_debits", "pending_credits"],
         )
-        for event_type, txn, account_ids in self.events:
-            record_event(
-                event_type,
-                transaction_data(txn),
-                accounts=[self.accounts[pk] for pk in account_ids],
-            )
-        self._fire_monitors()
+        events = [
+            (event_type, transaction_data(txn), [self.accounts[pk] for pk in account_ids])
+            for event_type, txn, account_ids in self.events
+        ]
+        record_events(events + self._monitor_events())
         self._count()
 
-    def _fire_monitors(self) -> None:
+    def _monitor_events(self) -> list[tuple[str, dict[str, Any], list[Account]]]:
         moved = [pk for pk in sorted(self.dirty) if self.accounts[pk].balance != self.opening[pk]]
         if not moved:
-            return
+            return []
+        crossings = []
         for monitor in BalanceMonitor.objects.filter(is_active=True, account_id__in=moved):
             account = self.accounts[monitor.account_id]
             before, after = self.opening[account.pk], account.balance
@@ -230,18 +229,17 @@ class Books:
             else:
                 crossed = before < monitor.threshold <= after
             if crossed:
-                record_event(
-                    "balance.threshold_crossed",
-                    {
-                        "account": account.public_id,
-                        "asset": account.asset.code,
-                        "direction": monitor.direction,
-                        "threshold": monitor.threshold,
-                        "balance_before": before,
-                        "balance_after": after,
-                    },
-                    accounts=[account],
-                )
+                exponent = account.asset.exponent
+                data = {
+                    "account": account.public_id,
+                    "asset": account.asset.code,
+                    "direction": monitor.direction,
+                    "threshold": to_major(monitor.threshold, exponent),
+                    "balance_before": to_major(before, exponent),
+                    "balance_after": to_major(after, exponent),
+                }
+                crossings.append(("balance.threshold_crossed", data, [account]))
+        return crossings
 
     def _count(self) -> None:
         counts = [

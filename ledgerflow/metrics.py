@@ -11,7 +11,12 @@ TRANSFER_VOLUME = Counter(
 IDEMPOTENT_REPLAYS = Counter("ledgerflow_idempotent_replays", "Responses replayed by key")
 INSUFFICIENT_FUNDS = Counter("ledgerflow_insufficient_funds", "Movements refused for funds")
 ORDERS = Counter("ledgerflow_orders", "Order transitions by resulting status", ["status"])
-PENDING_ORDERS = Gauge("ledgerflow_pending_orders", "Pending orders (set by the orders selector)")
+# Gauges say how to combine processes under PROMETHEUS_MULTIPROC_DIR: the latest value wins.
+PENDING_ORDERS = Gauge(
+    "ledgerflow_pending_orders",
+    "Pending orders (set by the orders selector)",
+    multiprocess_mode="mostrecent",
+)
 WEBHOOK_DELIVERIES = Counter(
     "ledgerflow_webhook_deliveries", "Webhook delivery attempts by outcome", ["outcome"]
 )
@@ -23,9 +28,15 @@ WEBHOOK_DELIVERY_LAG = Histogram(
 WEBHOOK_REQUEUED = Counter(
     "ledgerflow_webhook_requeued", "Overdue webhook deliveries re-enqueued (lost messages)"
 )
-VERIFY_VIOLATIONS = Gauge("ledgerflow_verify_ledger_violations", "Violations at the last run")
+VERIFY_VIOLATIONS = Gauge(
+    "ledgerflow_verify_ledger_violations",
+    "Violations at the last run",
+    multiprocess_mode="mostrecent",
+)
 VERIFY_LAST_RUN = Gauge(
-    "ledgerflow_verify_ledger_last_run_timestamp_seconds", "Unix time of the last verify_ledger"
+    "ledgerflow_verify_ledger_last_run_timestamp_seconds",
+    "Unix time of the last verify_ledger",
+    multiprocess_mode="mostrecent",
 )
 RISK_DECISIONS = Counter(
     "ledgerflow_risk_decisions",

@@ -47,31 +47,56 @@ def record_event(event_type: str, data: dict[str, Any], *, accounts: Sequence[An
     and receives it on their subscribed endpoints; staff endpoints receive every event. A
     rolled-back change leaves no event, no delivery and no message.
     """
+    return record_events([(event_type, data, accounts)])[0]
+
+
+def record_events(
+    items: Sequence[tuple[str, dict[str, Any], Sequence[Any]]],
+) -> list[Event]:
+    """`record_event` for many events at once (a batch of transfers): a fixed number of bulk
+    statements whatever the number of events."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record_event must run inside the transaction of the change")
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {event_type!r}")
-    owner_ids = list(dict.fromkeys(a.owner_id for a in accounts if a.owner_id))
-    event = Event.objects.create(
-        type=event_type,
-        payload=data,
-        account_id=accounts[0].pk if accounts else None,
-        owner_id=owner_ids[0] if owner_ids else None,
+    events, audiences = [], []
+    for event_type, data, accounts in items:
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {event_type!r}")
+        owner_ids = list(dict.fromkeys(a.owner_id for a in accounts if a.owner_id))
+        events.append(
+            Event(
+                type=event_type,
+                payload=data,
+                account_id=accounts[0].pk if accounts else None,
+                owner_id=owner_ids[0] if owner_ids else None,
+            )
+        )
+        audiences.append(owner_ids)
+    Event.objects.bulk_create(events)
+    Audience = Event.visible_to.through
+    Audience.objects.bulk_create(
+        [
+            Audience(event_id=event.pk, user_id=owner_id)
+            for event, owner_ids in zip(events, audiences, strict=True)
+            for owner_id in owner_ids
+        ]
     )
-    if owner_ids:
-        event.visible_to.add(*owner_ids)
-    endpoints = WebhookEndpoint.objects.filter(is_active=True, owner__is_active=True).filter(
-        Q(owner_id__in=owner_ids) | Q(owner__is_staff=True)
+    all_owners = {owner_id for owner_ids in audiences for owner_id in owner_ids}
+    endpoints = list(
+        WebhookEndpoint.objects.filter(is_active=True, owner__is_active=True)
+        .filter(Q(owner_id__in=all_owners) | Q(owner__is_staff=True))
+        .select_related("owner")
     )
     deliveries = [
         Delivery(event=event, endpoint=endpoint, next_attempt_at=event.created_at)
+        for event, owner_ids in zip(events, audiences, strict=True)
         for endpoint in endpoints
-        if endpoint.subscribes_to(event_type)
+        if (endpoint.owner_id in owner_ids or endpoint.owner.is_staff)
+        and endpoint.subscribes_to(event.type)
     ]
     if deliveries:
         Delivery.objects.bulk_create(deliveries)
-        _enqueue_on_commit(event.deliveries.values_list("pk", flat=True))
-    return event
+        _enqueue_on_commit(delivery.pk for delivery in deliveries)
+    return events
 
 
 def _enqueue_on_commit(delivery_ids: Iterable[int], countdown: float = 0) -> None:

@@ -3,8 +3,10 @@
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.models import ApiKey
-from ledger.models import Transaction
+from accounts.models import ApiKey, User
+from accounts.services import create_api_key
+from ledger.models import IdempotencyKey, Transaction
+from ledgerflow.errors import PermissionDenied
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +36,14 @@ def test_created_key_is_shown_once_and_stored_hashed(staff_client, staff):
     stored = [str(value) for value in ApiKey.objects.filter(pk=row.pk).values().get().values()]
     assert all(raw_key not in value for value in stored)
     assert row.hashed_key != raw_key
+
+
+def test_an_idempotency_key_does_not_store_the_secret_for_replay(staff_client):
+    response = staff_client.post(KEYS, {"name": "ci"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    assert response.status_code == 201
+    assert not IdempotencyKey.objects.exists()
+    assert "Idempotent-Replayed" not in response
 
 
 def test_listing_keys_shows_the_prefix_but_never_the_key(staff_client):
@@ -100,6 +110,24 @@ def test_revoking_twice_is_harmless_and_an_unknown_key_is_404(staff_client):
     response = staff_client.delete(f"{KEYS}/{created['id'] + 1000}")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("change", [{"is_staff": False}, {"is_active": False}])
+def test_a_key_stops_working_when_its_user_leaves_staff(staff_client, staff, change):
+    raw_key = create_key(staff_client)["key"]
+    User.objects.filter(pk=staff.pk).update(**change)
+
+    response = key_client(raw_key).get("/api/v1/auth/me")
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "authentication_failed"
+
+
+def test_keys_are_only_issued_to_staff(customer):
+    with pytest.raises(PermissionDenied):
+        create_api_key(actor=customer, name="mine")
+
+    assert not ApiKey.objects.exists()
 
 
 def test_unknown_key_is_401_authentication_failed():

@@ -86,6 +86,17 @@ def test_register_with_a_taken_telegram_id_is_a_field_error(api_client):
     assert not User.objects.filter(email="new@example.com").exists()
 
 
+@override_settings(BLOCKED_EMAIL_DOMAINS=["Spam.example"])
+def test_register_from_a_blocked_domain_is_a_field_error(api_client):
+    response = api_client.post(
+        REGISTER, {"email": "x@spam.example", "password": STRONG}, format="json"
+    )
+
+    body = assert_problem(response, 422, "validation_error")
+    assert "email" in body["errors"]
+    assert not User.objects.exists()
+
+
 @pytest.mark.parametrize("password", ["12345678", "password", "short"])
 def test_register_with_a_weak_password_is_a_field_error(api_client, password):
     response = api_client.post(

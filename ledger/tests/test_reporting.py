@@ -72,6 +72,25 @@ def test_after_a_transfer_only_the_two_touched_accounts_get_new_rows(
     assert latest_snapshot(untouched).taken_at == T1
 
 
+def test_a_hold_is_a_change_even_though_the_version_is_not(funded, customer, other_customer):
+    a = funded(customer, "100.00")
+    b = funded(other_customer, "0")
+    reporting.take_snapshots(taken_at=T1)
+    post_transfer(
+        actor=customer,
+        from_account_id=a.pk,
+        to_account_id=b.pk,
+        amount=Decimal("30"),
+        pending=True,
+    )
+
+    assert reporting.take_snapshots(taken_at=T2) == 2
+
+    held, incoming = latest_snapshot(a), latest_snapshot(b)
+    assert (held.balance, held.pending_debits, held.version) == (10000, 3000, 1)
+    assert (incoming.balance, incoming.pending_credits, incoming.version) == (0, 3000, 0)
+
+
 def test_take_snapshots_is_one_statement(funded, customer, django_assert_num_queries):
     for _ in range(5):
         funded(customer, "1.00")

@@ -10,8 +10,8 @@ pytestmark = pytest.mark.django_db
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 CDN_HOSTS = ("cdn.jsdelivr", "unpkg", "cdnjs", "googleapis")
-# Issuing a token stores nothing worth replaying (see ApiView.idempotent).
-NOT_IDEMPOTENT_PATHS = {"/api/v1/auth/token", "/api/v1/auth/token/refresh"}
+# Responses that carry a credential are not stored for replay (see ApiView.idempotent).
+NOT_IDEMPOTENT_PATHS = {"/api/v1/auth/token", "/api/v1/auth/token/refresh", "/api/v1/api-keys"}
 
 
 @pytest.fixture(scope="module")

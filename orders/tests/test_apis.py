@@ -67,8 +67,8 @@ def test_create_on_someone_elses_account_is_404(other_client, customer_account):
     assert not Order.objects.exists()
 
 
-def test_operator_creates_an_order_for_a_customer(customer, customer_account):
-    _, raw_key = create_api_key(actor=customer, name="bot")  # keys act as operators
+def test_operator_creates_an_order_for_a_customer(staff, customer_account):
+    _, raw_key = create_api_key(actor=staff, name="bot")  # keys act as operators
     bot = APIClient()
     bot.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
     response = _post(bot, ORDERS, {"account": customer_account.public_id, "amount": 1})

@@ -150,7 +150,7 @@ def test_a_private_endpoint_is_refused_on_delivery_once_the_setting_is_off(
         ("::ffff:10.0.0.1", False),
         ("239.1.1.1", False),
         ("240.0.0.1", False),
-        ("0.0.0.0", False),
+        ("0.0.0.0", False),  # noqa: S104 - an address under test, nothing binds it
     ],
 )
 def test_is_public_address(address, public):

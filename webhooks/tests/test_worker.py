@@ -94,30 +94,31 @@ class Workers:
             "DATABASE_URL": _database_url(),
             "CELERY_BROKER_URL": self.broker_url,
         }
-        log = open(self.log_dir / f"worker-{len(self.processes)}.log", "wb")  # noqa: SIM115
-        process = subprocess.Popen(
-            [
-                str(Path(django_settings.BASE_DIR) / ".venv" / "bin" / "celery"),
-                "-A",
-                "ledgerflow",
-                "worker",
-                "--pool",
-                "solo",
-                "-c",
-                "1",
-                "--without-mingle",
-                "--without-gossip",
-                "--without-heartbeat",
-                "-l",
-                "info",
-                "-n",
-                f"webhooks-test-{uuid.uuid4().hex[:8]}@%h",
-            ],
-            cwd=django_settings.BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        log_path = self.log_dir / f"worker-{len(self.processes)}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [
+                    str(Path(django_settings.BASE_DIR) / ".venv" / "bin" / "celery"),
+                    "-A",
+                    "ledgerflow",
+                    "worker",
+                    "--pool",
+                    "solo",
+                    "-c",
+                    "1",
+                    "--without-mingle",
+                    "--without-gossip",
+                    "--without-heartbeat",
+                    "-l",
+                    "info",
+                    "-n",
+                    f"webhooks-test-{uuid.uuid4().hex[:8]}@%h",
+                ],
+                cwd=django_settings.BASE_DIR,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.processes.append(process)
         return process
 
