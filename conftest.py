@@ -1,5 +1,6 @@
 """Fixtures shared by every app: API clients with real JWT or API-key auth, users, accounts."""
 
+import importlib
 import os
 import uuid
 
@@ -28,6 +29,35 @@ def pytest_runtest_setup(item):
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness costs seconds per test user; tests don't need it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# Rows that data migrations create. Transactional tests end with a flush that empties every
+# table, so tests after them in the same process would find no assets and no beat schedules.
+DATA_MIGRATIONS = [
+    ("accounts.migrations.0002_default_assets", "create_assets"),
+    ("ledger.migrations.0004_periodic_tasks", "schedule"),
+    ("ledger.migrations.0006_expire_holds_schedule", "create"),
+    ("orders.migrations.0002_expire_orders_schedule", "schedule"),
+    ("webhooks.migrations.0003_requeue_deliveries_schedule", "schedule"),
+]
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(
+        request.fixturenames
+    )
+    if not uses_db:
+        return
+    request.getfixturevalue("_django_db_helper")  # the test's database, as it asked for it
+    from django.apps import apps
+
+    from accounts.models import Asset
+
+    if Asset.objects.exists():
+        return
+    for module, function in DATA_MIGRATIONS:
+        getattr(importlib.import_module(module), function)(apps, None)
 
 
 @pytest.fixture(autouse=True)

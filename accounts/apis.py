@@ -3,7 +3,6 @@ from rest_framework import generics, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import selectors, services
@@ -24,6 +23,7 @@ from accounts.serializers import (
 )
 from ledgerflow.api import ApiView, parse
 from ledgerflow.schema import IDEMPOTENCY_KEY_HEADER, problem_responses
+from ledgerflow.throttling import ScopedRateThrottle
 
 
 class RegisterApi(ApiView):

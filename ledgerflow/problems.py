@@ -149,3 +149,8 @@ def not_found_view(request: HttpRequest, exception: Exception) -> HttpResponse:
         detail=f"No endpoint at {request.path}.",
     )
     return JsonResponse(body, status=404, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def api_not_found(request: HttpRequest) -> HttpResponse:
+    """The catch-all for unknown paths under /api/."""
+    return not_found_view(request, Http404())

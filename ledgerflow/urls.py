@@ -1,8 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from ledgerflow import health
+from ledgerflow import health, problems
 
 api_v1 = [
     path("", include("accounts.urls")),
@@ -21,6 +21,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("admin/", admin.site.urls),
+    # Unknown API paths answer problem+json even with DEBUG on (handler404 needs DEBUG off).
+    re_path(r"^api/", problems.api_not_found),
 ]
 
 handler404 = "ledgerflow.problems.not_found_view"

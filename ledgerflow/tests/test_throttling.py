@@ -134,3 +134,26 @@ def test_the_anon_limit_applies_to_anonymous_callers_by_address(api_client, rate
 
     assert_rate_limited(api_client.get("/open", REMOTE_ADDR="10.0.0.5"))
     assert api_client.get("/open", REMOTE_ADDR="10.0.0.6").status_code == 200
+
+
+@pytest.mark.django_db
+def test_throttling_fails_open_when_the_cache_is_down(customer_client, settings, caplog):
+    """Redis is a cache: losing it must not turn API calls into 500s."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    response = customer_client.get("/api/v1/accounts")
+    assert response.status_code == 200
+    assert "throttle cache unavailable" in caplog.text
+
+
+def test_unknown_api_path_is_problem_json_even_with_debug(client, settings):
+    settings.DEBUG = True
+    response = client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "not_found"
