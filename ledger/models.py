@@ -111,7 +111,12 @@ class Entry(models.Model):
                 fields=["account", "account_version"], name="ledger_entry_account_version_unique"
             ),
         ]
-        indexes = [models.Index(fields=["account", "created_at"])]
+        indexes = [
+            models.Index(fields=["account", "created_at"]),
+            # The commit-time balance check sums a transaction's entries per asset: this index
+            # answers it directly, whatever the table's statistics say.
+            models.Index(fields=["transaction", "asset"], name="ledger_entry_txn_asset_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.account_id}#{self.account_version} {self.amount:+d}"
@@ -203,4 +208,5 @@ class IdempotencyKey(models.Model):
         return f"{self.principal}:{self.key}"
 
 
+from ledger.adjustment_models import AdjustmentRequest, HoldUnderReview  # noqa: E402,F401
 from ledger.reporting_models import BalanceSnapshot, Export, VerificationRun  # noqa: E402,F401

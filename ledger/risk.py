@@ -33,16 +33,30 @@ class BatchUsage:
         self.count[account_id] = self.count.get(account_id, 0) + 1
 
 
-def rules_for(source: Account) -> list[RiskRule]:
-    return list(
-        RiskRule.objects.filter(is_active=True, asset_id=source.asset_id)
+def rules_for(sources: Iterable[Account]) -> dict[int, list[RiskRule]]:
+    """The active rules that apply to each source account, read with one query."""
+    sources = list(sources)
+    if not sources:
+        return {}
+    candidates = list(
+        RiskRule.objects.filter(is_active=True, asset_id__in={s.asset_id for s in sources})
         .filter(
             Q(account__isnull=True, user__isnull=True)
-            | Q(account_id=source.pk)
-            | Q(user_id=source.owner_id, user__isnull=False)
+            | Q(account_id__in=[s.pk for s in sources])
+            | Q(user_id__in=[s.owner_id for s in sources if s.owner_id])
         )
         .order_by("pk")
     )
+    return {
+        source.pk: [
+            rule
+            for rule in candidates
+            if rule.asset_id == source.asset_id
+            and rule.account_id in (None, source.pk)
+            and rule.user_id in (None, source.owner_id)
+        ]
+        for source in sources
+    }
 
 
 def lock_rule_users(rules: Iterable[RiskRule]) -> None:

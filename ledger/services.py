@@ -260,11 +260,10 @@ def _lock_with_rules(
 ) -> tuple[dict[int, Account], dict[int, list]]:
     """Lock accounts (pk order), then the users of any per-user risk rule (always last)."""
     accounts = lock_accounts(account_ids)
-    rules = {
-        pk: risk.rules_for(accounts[pk])
-        for pk in sorted(set(source_ids))
-        if pk in accounts and accounts[pk].owner_id
-    }
+    # Risk rules watch customer money leaving; system accounts are the operator's own.
+    rules = risk.rules_for(
+        accounts[pk] for pk in sorted(set(source_ids)) if pk in accounts and accounts[pk].owner_id
+    )
     risk.lock_rule_users(rule for source_rules in rules.values() for rule in source_rules)
     return accounts, rules
 
