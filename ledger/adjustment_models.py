@@ -70,7 +70,7 @@ class AdjustmentRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"adjustment {self.pk} ({self.direction} {self.amount}, {self.status})"
+        return f"adjustment {self.pk}"
 
 
 class HoldUnderReview(Transaction):

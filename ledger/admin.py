@@ -102,7 +102,9 @@ class EntryInline(admin.TabularInline):
     show_change_link = False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("account", "asset").order_by("pk")
+        return (
+            super().get_queryset(request).select_related("account__asset", "asset").order_by("pk")
+        )
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -268,7 +270,7 @@ class EntryAdmin(BigTableAdmin):
         "created_at",
     )
     list_filter = ("asset",)
-    list_select_related = ("transaction", "account", "asset")
+    list_select_related = ("transaction", "account__asset", "asset")
     # Exact matches only: each is an indexed lookup on a table of millions.
     search_fields = ("=transaction__public_id", "=account__public_id")
     ordering = ("-pk",)
