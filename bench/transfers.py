@@ -1,7 +1,7 @@
 """Benchmark: transfer throughput of the ledger services against raw SQL, measured in one run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ledgerflow_bench \\
-        .venv/bin/python bench/transfers.py [--transfers 4000] [--threads 8]
+        .venv/bin/python bench/transfers.py [--transfers 4000] [--workers 4]
 
 PostgreSQL only (it is what the ratios are about). The database is a scratch one: it is
 created if missing, migrated, and its ledger tables are emptied first.
@@ -18,12 +18,11 @@ Each row reports transfers/s and its ratio to the raw SQL row of the same run.
 """
 
 import argparse
+import multiprocessing
 import os
 import random
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -47,9 +46,8 @@ with psycopg.connect(admin_url, autocommit=True) as conn:
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, connections  # noqa: E402
 
-from accounts.models import User  # noqa: E402
 from accounts.tests.factories import AccountFactory, UserFactory  # noqa: E402
 from ledger import services  # noqa: E402
 from ledger.verification import verify_ledger  # noqa: E402
@@ -65,42 +63,50 @@ CREATE TABLE bench_entry (id bigserial PRIMARY KEY, txn_id bigint NOT NULL REFER
 """
 
 
-def run_threads(threads: int, jobs: list, work) -> float:
-    chunks = [jobs[i::threads] for i in range(threads)]
-    barrier = threading.Barrier(threads + 1)
+def run_parallel(workers: int, jobs: list, work) -> float:
+    """Run `work(job)` for every job on `workers` forked processes (web servers run several
+    processes; threads in one process would measure Python's GIL instead). Returns seconds
+    from the moment all workers are ready until the last one finishes."""
+    chunks = [jobs[i::workers] for i in range(workers)]
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(workers + 1)
 
     def run(chunk):
+        connections.close_all()  # never share the parent's connection
         barrier.wait()
-        try:
-            for job in chunk:
-                work(job)
-        finally:
-            connection.close()
+        for job in chunk:
+            work(job)
+        connections.close_all()
 
-    with ThreadPoolExecutor(threads) as pool:
-        futures = [pool.submit(run, chunk) for chunk in chunks]
-        barrier.wait()
-        started = time.perf_counter()
-        for future in futures:
-            future.result()
+    connections.close_all()
+    processes = [ctx.Process(target=run, args=(chunk,)) for chunk in chunks]
+    for process in processes:
+        process.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for process in processes:
+        process.join()
+        if process.exitcode:
+            raise RuntimeError(f"a bench worker failed with exit code {process.exitcode}")
     return time.perf_counter() - started
 
 
-def raw_sql(n_accounts: int, pairs: list[tuple[int, int]], threads: int) -> float:
+def raw_sql(n_accounts: int, pairs: list[tuple[int, int]], workers: int) -> float:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(RAW_SETUP)
         conn.execute(
             "INSERT INTO bench_account (balance) SELECT 1000000 FROM generate_series(1, %s)",
             [n_accounts],
         )
-    local = threading.local()
+    local = {}
 
     def transfer(pair):
-        if not hasattr(local, "conn"):
-            local.conn = psycopg.connect(url)
+        if "conn" not in local:
+            local["conn"] = psycopg.connect(url)
+        conn = local["conn"]
         a, b = pair
-        with local.conn.transaction():
-            rows = local.conn.execute(
+        with conn.transaction():
+            rows = conn.execute(
                 "SELECT id, balance FROM bench_account WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
                 [[a + 1, b + 1]],
             ).fetchall()
@@ -108,25 +114,25 @@ def raw_sql(n_accounts: int, pairs: list[tuple[int, int]], threads: int) -> floa
             balances[a + 1] -= 1
             balances[b + 1] += 1
             for pk in (a + 1, b + 1):
-                local.conn.execute(
+                conn.execute(
                     "UPDATE bench_account SET balance = %s WHERE id = %s", [balances[pk], pk]
                 )
-            (txn,) = local.conn.execute(
+            (txn,) = conn.execute(
                 "INSERT INTO bench_txn (amount) VALUES (1) RETURNING id"
             ).fetchone()
-            local.conn.execute(
+            conn.execute(
                 "INSERT INTO bench_entry (txn_id, account_id, amount, balance_after) "
                 "VALUES (%s, %s, -1, %s), (%s, %s, 1, %s)",
                 [txn, a + 1, balances[a + 1], txn, b + 1, balances[b + 1]],
             )
 
-    return run_threads(threads, pairs, transfer)
+    return run_parallel(workers, pairs, transfer)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--transfers", type=int, default=4000)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=4, help="processes")
     parser.add_argument("--accounts", type=int, default=100)
     args = parser.parse_args()
     if connection.vendor != "postgresql":
@@ -138,15 +144,15 @@ def main() -> None:
             "TRUNCATE ledger_entry, ledger_transaction, webhooks_event_visible_to, "
             "webhooks_delivery, webhooks_event, ledger_balancesnapshot, ledger_export, "
             "ledger_riskrule, ledger_balancemonitor, ledger_idempotencykey, "
-            "orders_order, accounts_account, accounts_apikey CASCADE"
+            "orders_order, accounts_account, accounts_apikey, accounts_user CASCADE"
         )
-    staff = User.objects.filter(is_staff=True).first() or UserFactory(is_staff=True)
+    staff = UserFactory(is_staff=True)
     accounts = [AccountFactory(owner=UserFactory()) for _ in range(args.accounts)]
     for account in accounts:
         services.post_deposit(actor=staff, account_id=account.pk, amount=Decimal("1000000"))
 
     rng = random.Random(1)
-    n, threads = args.transfers, args.threads
+    n, workers = args.transfers, args.workers
     pairs = [tuple(rng.sample(range(args.accounts), 2)) for _ in range(n)]
     hot = [(0, rng.randrange(1, args.accounts)) for _ in range(n)]
     one = Decimal("0.01")
@@ -170,8 +176,7 @@ def main() -> None:
 
     def http(pair):
         a, b = accounts[pair[0]], accounts[pair[1]]
-        key = (threading.get_ident(), a.owner_id)
-        client = clients.get(key) or clients.setdefault(key, client_for(a.owner))
+        client = clients.get(a.owner_id) or clients.setdefault(a.owner_id, client_for(a.owner))
         response = client.post(
             "/api/v1/transfers",
             {"from_account": a.public_id, "to_account": b.public_id, "amount": "0.01"},
@@ -181,24 +186,26 @@ def main() -> None:
 
     batches = [pairs[i : i + 1000] for i in range(0, n, 1000)]
     results = [
-        ("raw SQL (psycopg, no framework), random pairs", n, raw_sql(args.accounts, pairs, threads))
+        ("raw SQL (psycopg, no framework), random pairs", n, raw_sql(args.accounts, pairs, workers))
     ]
-    results.append(("post_transfer, random pairs", n, run_threads(threads, pairs, service)))
-    results.append(("post_transfer, one hot source account", n, run_threads(threads, hot, service)))
-    results.append(("post_batch, 1,000 per batch, 2 threads", n, run_threads(2, batches, batch)))
+    results.append(("post_transfer, random pairs", n, run_parallel(workers, pairs, service)))
+    results.append(
+        ("post_transfer, one hot source account", n, run_parallel(workers, hot, service))
+    )
+    results.append(("post_batch, 1,000 per batch, 2 processes", n, run_parallel(2, batches, batch)))
     http_n = min(n, 2000)
     results.append(
         (
             "HTTP POST /transfers (in-process client)",
             http_n,
-            run_threads(threads, pairs[:http_n], http),
+            run_parallel(workers, pairs[:http_n], http),
         )
     )
     assert verify_ledger().ok, "verify_ledger failed after the bench"
 
     raw_rate = results[0][1] / results[0][2]
     print(
-        f"\nTransfers on PostgreSQL, {threads} threads, {args.accounts} accounts "
+        f"\nTransfers on PostgreSQL, {workers} processes, {args.accounts} accounts "
         f"(machine: {os.cpu_count()} cores)\n"
     )
     print(f"{'scenario':<48} {'transfers':>9} {'seconds':>8} {'per s':>8} {'vs raw':>7}")
