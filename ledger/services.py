@@ -523,6 +523,14 @@ def _post_legs(
     return txn
 
 
+def _with_system_account(account_id: int, system_code: str) -> tuple[Account, Account]:
+    """The account and its asset's system account (`world`, `vault`), both unlocked yet."""
+    account = Account.objects.select_related("asset").filter(pk=account_id).first()
+    if account is None:
+        raise NotFound("No such account.")
+    return account, system_account(asset=account.asset, system_code=system_code)
+
+
 @retry_on_contention
 @transaction.atomic
 def post_deposit(
@@ -535,10 +543,7 @@ def post_deposit(
     metadata: dict[str, Any] | None = None,
 ) -> Transaction:
     """Money in: the asset's `world` account pays the account. Raises AccountInactive."""
-    account = Account.objects.select_related("asset").filter(pk=account_id).first()
-    if account is None:
-        raise NotFound("No such account.")
-    world = system_account(asset=account.asset, system_code=Account.System.WORLD)
+    account, world = _with_system_account(account_id, Account.System.WORLD)
     minor = minor_amount(amount, account.asset)
     return _post_legs(
         actor=actor,
@@ -565,10 +570,7 @@ def post_withdrawal(
 
     Raises AccountInactive, InsufficientFunds, LimitExceeded.
     """
-    account = Account.objects.select_related("asset").filter(pk=account_id).first()
-    if account is None:
-        raise NotFound("No such account.")
-    world = system_account(asset=account.asset, system_code=Account.System.WORLD)
+    account, world = _with_system_account(account_id, Account.System.WORLD)
     accounts, rules = _lock_with_rules([account.pk, world.pk], [account.pk])
     books = Books(accounts, actor)
     txn = _debit(
@@ -598,8 +600,7 @@ def post_settlement(
     metadata: dict[str, Any] | None = None,
 ) -> Transaction:
     """Order settlement: the asset's `vault` account pays `amount_minor` to the account."""
-    account = Account.objects.select_related("asset").get(pk=account_id)
-    vault = system_account(asset=account.asset, system_code=Account.System.VAULT)
+    account, vault = _with_system_account(account_id, Account.System.VAULT)
     return _post_legs(
         actor=actor,
         kind=Transaction.Kind.ORDER_SETTLEMENT,
