@@ -8,6 +8,8 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from accounts import services
 from accounts.models import Account, ApiKey, Asset, User
+from audit.admin import AuditedModelAdmin
+from audit.services import audited
 from ledgerflow.errors import DomainError
 from ledgerflow.money import to_major
 
@@ -32,7 +34,7 @@ class UserEditForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
     form = UserEditForm
     add_form = UserCreateForm
     ordering = ("email",)
@@ -70,7 +72,7 @@ class ApiKeyCreateForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AuditedModelAdmin):
     """Keys are created for the operator adding them; the secret is shown once, then only its
     hash exists. Keys are revoked, never edited or deleted, so their use stays traceable."""
 
@@ -116,12 +118,19 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected API keys", permissions=["revoke"])
     def revoke_selected(self, request, queryset):
         for api_key in queryset.order_by("pk"):
-            services.revoke_api_key(actor=request.user, api_key_id=api_key.pk)
+            audited(
+                request=request,
+                action="apikey.revoke",
+                target=api_key,
+                run=lambda api_key=api_key: services.revoke_api_key(
+                    actor=request.user, api_key_id=api_key.pk
+                ),
+            )
         self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
 
 
 @admin.register(Asset)
-class AssetAdmin(admin.ModelAdmin):
+class AssetAdmin(AuditedModelAdmin):
     list_display = ("code", "name", "exponent")
     search_fields = ("code", "name")
 
@@ -134,7 +143,7 @@ class AssetAdmin(admin.ModelAdmin):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(AuditedModelAdmin):
     """Balances are written only by ledger services; operators rename, annotate, freeze."""
 
     list_display = (
@@ -203,18 +212,23 @@ class AccountAdmin(admin.ModelAdmin):
 
     @admin.action(description="Freeze selected accounts", permissions=["status"])
     def freeze_selected(self, request, queryset):
-        self._set_status(request, queryset, Account.Status.FROZEN)
+        self._set_status(request, queryset, Account.Status.FROZEN, "freeze")
 
     @admin.action(description="Unfreeze selected accounts", permissions=["status"])
     def unfreeze_selected(self, request, queryset):
-        self._set_status(request, queryset, Account.Status.ACTIVE)
+        self._set_status(request, queryset, Account.Status.ACTIVE, "unfreeze")
 
-    def _set_status(self, request, queryset, status: str) -> None:
+    def _set_status(self, request, queryset, status: str, verb: str) -> None:
         done = 0
         for account in queryset.order_by("pk"):
             try:
-                services.set_account_status(
-                    actor=request.user, account_id=account.pk, status=status
+                audited(
+                    request=request,
+                    action=f"account.{verb}",
+                    target=account,
+                    run=lambda account=account: services.set_account_status(
+                        actor=request.user, account_id=account.pk, status=status
+                    ),
                 )
             except DomainError as exc:
                 self.message_user(request, f"{account.public_id}: {exc.detail}", messages.ERROR)

@@ -16,6 +16,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# `NAME=` (empty) in .env or the environment means "unset": use the default, don't read "".
+for _name in [name for name, value in os.environ.items() if value == "" and name.isupper()]:
+    del os.environ[_name]
 
 VAR_DIR = Path(env("VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -37,7 +40,7 @@ CORS_ALLOW_HEADERS = [
 ]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "ledgerflow.apps.LedgerFlowAdminConfig",  # django.contrib.admin + dashboard
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -55,6 +58,7 @@ INSTALLED_APPS = [
     "ledger",
     "orders",
     "webhooks",
+    "audit",
 ]
 
 MIDDLEWARE = [

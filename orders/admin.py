@@ -6,6 +6,8 @@ from django.contrib.admin.helpers import ActionForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from audit.admin import AuditedModelAdmin
+from audit.services import audited
 from ledgerflow.errors import DomainError
 from ledgerflow.money import to_major
 from orders import services
@@ -20,8 +22,41 @@ class OrderActionForm(ActionForm):
     )
 
 
+class StatusPendingFirstFilter(admin.SimpleListFilter):
+    """Status, defaulting to the operator queue (pending) when a page is shown without a
+    search; a search (say, by tx hash) and an action on selected rows cover every status."""
+
+    title = "status"
+    parameter_name = "status__exact"
+    ALL = "all"
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        if (
+            self.parameter_name not in self.used_parameters
+            and request.method == "GET"
+            and not request.GET.get("q")
+        ):
+            self.used_parameters[self.parameter_name] = Order.Status.PENDING
+
+    def lookups(self, request, model_admin):
+        return [(self.ALL, "All"), *Order.Status.choices]
+
+    def choices(self, changelist):
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": self.value() == value or (value == self.ALL and self.value() is None),
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset if value in (None, self.ALL) else queryset.filter(status=value)
+
+
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(AuditedModelAdmin):
     """Orders are changed only through the services (the same as the API's), by the actions."""
 
     action_form = OrderActionForm
@@ -36,7 +71,7 @@ class OrderAdmin(admin.ModelAdmin):
         "created_at",
         "expires_at",
     ]
-    list_filter = ["status", "asset"]
+    list_filter = [StatusPendingFirstFilter, "asset"]
     list_select_related = ["account__owner", "asset"]
     search_fields = ["=order_id", "=tx_hash", "=account__public_id", "account__owner__email"]
     ordering = ["created_at", "pk"]
@@ -93,6 +128,7 @@ class OrderAdmin(admin.ModelAdmin):
         self._apply(
             request,
             queryset,
+            "complete",
             "completed",
             lambda order: services.complete_order(
                 actor=request.user, order_pk=order.pk, tx_hash=tx_hash
@@ -104,6 +140,7 @@ class OrderAdmin(admin.ModelAdmin):
         self._apply(
             request,
             queryset,
+            "fail",
             "failed",
             lambda order: services.fail_order(actor=request.user, order_pk=order.pk),
         )
@@ -113,6 +150,7 @@ class OrderAdmin(admin.ModelAdmin):
         self._apply(
             request,
             queryset,
+            "cancel",
             "cancelled",
             lambda order: services.cancel_order(actor=request.user, order_pk=order.pk),
         )
@@ -121,13 +159,19 @@ class OrderAdmin(admin.ModelAdmin):
         self,
         request: HttpRequest,
         queryset: QuerySet[Order],
+        verb: str,
         done: str,
         run: Callable[[Order], Order],
     ) -> None:
-        """One service call (one transaction) per order; report each outcome."""
+        """One audited service call (one transaction) per order; report each outcome."""
         for order in queryset.order_by("pk"):
             try:
-                run(order)
+                audited(
+                    request=request,
+                    action=f"order.{verb}",
+                    target=order,
+                    run=lambda order=order: run(order),
+                )
             except DomainError as exc:
                 self.message_user(request, f"{order.order_id}: {exc.detail}", messages.ERROR)
             else:

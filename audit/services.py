@@ -1,0 +1,101 @@
+"""Writing the audit log. `audit` imports no other app: targets are any model instance."""
+
+import ipaddress
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import models, transaction
+from django.http import HttpRequest
+
+from audit.models import AuditLog
+from ledgerflow.db import retry_on_contention
+from ledgerflow.middleware import get_request_id
+
+T = TypeVar("T")
+
+# Never copied into the log: credentials and their hashes.
+SECRET_FIELDS = frozenset({"password", "hashed_key", "secret"})
+
+
+def record_audit(
+    actor: Any,
+    action: str,
+    target: models.Model | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    request: HttpRequest | None = None,
+) -> AuditLog:
+    """Append one audit row in the caller's transaction (call it inside the action's atomic)."""
+    return AuditLog.objects.create(
+        actor=actor if actor is not None and actor.pk else None,
+        action=action,
+        target_type=target._meta.label if target is not None else "",
+        target_id=str(target.pk) if target is not None and target.pk is not None else "",
+        target_repr=str(target)[:200] if target is not None else "",
+        before=before,
+        after=after,
+        ip_address=client_ip(request) if request is not None else None,
+        request_id=getattr(request, "request_id", "") or _current_request_id(),
+    )
+
+
+@retry_on_contention
+@transaction.atomic
+def audited(
+    *,
+    request: HttpRequest,
+    action: str,
+    target: models.Model,
+    run: Callable[[], T],
+    after: Callable[[T], dict[str, Any]] | None = None,
+) -> T:
+    """Run one service call and audit it in one transaction, retried together on contention.
+
+    `before` is the target's state read inside the transaction (after the service's locks
+    would be taken, it may be a moment older; it is what the operator saw). `after` turns the
+    service's result into the logged state; by default the target's refreshed state.
+    """
+    before = state_of(target)
+    result = run()
+    if after is not None:
+        after_state = after(result)
+    else:
+        target.refresh_from_db()
+        after_state = state_of(target)
+    record_audit(request.user, action, target, before, after_state, request)
+    return result
+
+
+def state_of(obj: models.Model) -> dict[str, Any]:
+    """A row's concrete fields (foreign keys as ids) and many-to-many ids, secrets left out."""
+    state: dict[str, Any] = {}
+    for field in obj._meta.concrete_fields:
+        if field.name not in SECRET_FIELDS:
+            state[field.attname] = field.value_from_object(obj)
+    if obj.pk is not None:
+        for field in obj._meta.many_to_many:
+            state[field.name] = sorted(getattr(obj, field.name).values_list("pk", flat=True))
+    return state
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address: REMOTE_ADDR, or the one NUM_PROXIES trusted proxies saw.
+
+    Same rule as the API throttles (a client-sent X-Forwarded-For is not trusted otherwise).
+    """
+    address = request.META.get("REMOTE_ADDR", "")
+    proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    hops = [hop for hop in hops if hop]
+    if proxies and hops:
+        address = hops[-min(proxies, len(hops))]
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
+
+
+def _current_request_id() -> str:
+    request_id = get_request_id()
+    return "" if request_id == "-" else request_id
