@@ -120,6 +120,13 @@ class Workers:
                 stderr=subprocess.STDOUT,
             )
         self.processes.append(process)
+        # Wait until the worker consumes: on a loaded machine start-up alone can take many
+        # seconds, and the tests' deadlines are about delivery, not about booting Celery.
+        deadline = time.monotonic() + 90
+        while b"ready." not in log_path.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the worker did not start\n{self.logs()}")
+            time.sleep(0.2)
         return process
 
     def logs(self) -> str:
