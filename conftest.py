@@ -61,10 +61,22 @@ def _reference_data(request):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
-    from django.core.cache import cache
+def _fresh_cache(settings):
+    """Every test starts with empty throttle counters.
 
-    cache.clear()  # throttle counters; this run's keys only matter to this run
+    A shared Redis must not be flushed (other test processes use it at the same time): each
+    test gets a key prefix of its own instead. The local-memory cache is simply cleared.
+    """
+    cache = settings.CACHES["default"]
+    if "locmem" in cache["BACKEND"]:
+        from django.core.cache import cache as default_cache
+
+        default_cache.clear()
+    else:
+        settings.CACHES = {
+            **settings.CACHES,
+            "default": {**cache, "KEY_PREFIX": f"{cache.get('KEY_PREFIX')}-{uuid.uuid4().hex}"},
+        }
 
 
 def client_for(user) -> APIClient:
