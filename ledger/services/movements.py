@@ -1,0 +1,208 @@
+"""Money in and out (world, vault), journals and reversals."""
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+
+from accounts.locks import lock_accounts
+from accounts.models import Account, User
+from accounts.services import system_account
+from ledger import risk
+from ledger.models import Entry, Transaction
+from ledger.services.books import Books, Leg, minor_amount
+from ledger.services.transfers import debit, lock_with_rules
+from ledgerflow.db import retry_on_contention
+from ledgerflow.errors import InvalidState, NotFound, ValidationFailed
+
+
+def _post_legs(
+    *,
+    actor: User | None,
+    kind: str,
+    legs: Sequence[Leg],
+    accounts: dict[int, Account] | None = None,
+    operator_correction: bool = False,
+    reverses: Transaction | None = None,
+    **fields: Any,
+) -> Transaction:
+    """Lock (unless locked already), check and post one balanced transaction."""
+    if accounts is None:
+        accounts = lock_accounts(leg.account_id for leg in legs)
+    if {leg.account_id for leg in legs} - accounts.keys():
+        raise NotFound("No such account.")
+    headline = next(leg for leg in legs if leg.amount > 0)
+    asset = accounts[headline.account_id].asset
+    amount = sum(
+        leg.amount
+        for leg in legs
+        if leg.amount > 0 and accounts[leg.account_id].asset_id == asset.pk
+    )
+    books = Books(accounts, actor)
+    txn = books.new_transaction(kind=kind, asset=asset, amount=amount, reverses=reverses, **fields)
+    books.post(txn, legs, operator_correction=operator_correction)
+    books.write()
+    return txn
+
+
+def _with_system_account(account_id: int, system_code: str) -> tuple[Account, Account]:
+    """The account and its asset's system account (`world`, `vault`), both unlocked yet."""
+    account = Account.objects.select_related("asset").filter(pk=account_id).first()
+    if account is None:
+        raise NotFound("No such account.")
+    return account, system_account(asset=account.asset, system_code=system_code)
+
+
+@retry_on_contention
+@transaction.atomic
+def post_deposit(
+    *,
+    actor: User,
+    account_id: int,
+    amount: Decimal,
+    reference: str = "",
+    category: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> Transaction:
+    """Money in: the asset's `world` account pays the account. Raises AccountInactive."""
+    account, world = _with_system_account(account_id, Account.System.WORLD)
+    minor = minor_amount(amount, account.asset)
+    return _post_legs(
+        actor=actor,
+        kind=Transaction.Kind.DEPOSIT,
+        legs=[Leg(world.pk, -minor), Leg(account.pk, minor)],
+        reference=reference,
+        category=category,
+        metadata=metadata or {},
+    )
+
+
+@retry_on_contention
+@transaction.atomic
+def post_withdrawal(
+    *,
+    actor: User,
+    account_id: int,
+    amount: Decimal,
+    reference: str = "",
+    category: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> Transaction:
+    """Money out to the asset's `world` account; risk rules apply (review -> a pending hold).
+
+    Raises AccountInactive, InsufficientFunds, LimitExceeded.
+    """
+    account, world = _with_system_account(account_id, Account.System.WORLD)
+    accounts, rules = lock_with_rules([account.pk, world.pk], [account.pk])
+    books = Books(accounts, actor)
+    txn = debit(
+        books,
+        kind=Transaction.Kind.WITHDRAWAL,
+        source=accounts[account.pk],
+        target=accounts[world.pk],
+        amount=amount,
+        rules=rules,
+        usage=risk.BatchUsage(),
+        reference=reference,
+        category=category,
+        metadata=metadata,
+    )
+    books.write()
+    return txn
+
+
+@retry_on_contention
+@transaction.atomic
+def post_settlement(
+    *,
+    actor: User | None,
+    account_id: int,
+    amount_minor: int,
+    reference: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> Transaction:
+    """Order settlement: the asset's `vault` account pays `amount_minor` to the account."""
+    account, vault = _with_system_account(account_id, Account.System.VAULT)
+    return _post_legs(
+        actor=actor,
+        kind=Transaction.Kind.ORDER_SETTLEMENT,
+        legs=[Leg(vault.pk, -amount_minor), Leg(account.pk, amount_minor)],
+        reference=reference,
+        metadata=metadata or {},
+    )
+
+
+@retry_on_contention
+@transaction.atomic
+def post_journal(
+    *,
+    actor: User,
+    entries: Sequence[tuple[int, Decimal]],
+    reference: str = "",
+    category: str = "",
+    metadata: dict[str, Any] | None = None,
+    kind: str = Transaction.Kind.JOURNAL,
+) -> Transaction:
+    """Any set of signed entries `(account_id, amount)` that sums to zero per asset (staff).
+
+    Raises UnbalancedTransaction, ValidationFailed, NotFound, AccountInactive, InsufficientFunds.
+    """
+    if len(entries) < 2:
+        raise ValidationFailed(
+            "A journal needs at least two entries.", {"entries": ["At least two entries."]}
+        )
+    accounts = lock_accounts(account_id for account_id, _ in entries)
+    if len(accounts) != len({account_id for account_id, _ in entries}):
+        raise NotFound("No such account.")
+    legs = []
+    for index, (account_id, amount) in enumerate(entries):
+        field_name = f"entries[{index}].amount"
+        if amount == 0:
+            raise ValidationFailed(
+                "Entry amounts cannot be zero.", {field_name: ["Cannot be zero."]}
+            )
+        magnitude = minor_amount(abs(amount), accounts[account_id].asset, field=field_name)
+        legs.append(Leg(account_id, magnitude if amount > 0 else -magnitude))
+    return _post_legs(
+        actor=actor,
+        kind=kind,
+        legs=legs,
+        accounts=accounts,
+        operator_correction=kind == Transaction.Kind.ADJUSTMENT,
+        reference=reference,
+        category=category,
+        metadata=metadata or {},
+    )
+
+
+@retry_on_contention
+@transaction.atomic
+def reverse_transaction(*, actor: User, transaction_id: int, reason: str = "") -> Transaction:
+    """Post a new transaction mirroring a posted one; once only. Raises InvalidState."""
+    # Lock order: the transaction row, then its accounts.
+    original = Transaction.objects.select_for_update().filter(pk=transaction_id).first()
+    if original is None:
+        raise NotFound("No such transaction.")
+    if original.status != Transaction.Status.POSTED:
+        raise InvalidState(
+            f"Only posted transactions can be reversed; this one is {original.status}."
+        )
+    if original.kind == Transaction.Kind.REVERSAL:
+        raise InvalidState("A reversal cannot itself be reversed; post a new transaction.")
+    if Transaction.objects.filter(reverses=original).exists():
+        raise InvalidState("This transaction has already been reversed.")
+    legs = [
+        Leg(entry.account_id, -entry.amount)
+        for entry in Entry.objects.filter(transaction=original).order_by("pk")
+    ]
+    return _post_legs(
+        actor=actor,
+        kind=Transaction.Kind.REVERSAL,
+        legs=legs,
+        operator_correction=True,
+        reverses=original,
+        reference=f"reversal of {original.public_id}",
+        category=original.category,
+        metadata={"reason": reason} if reason else {},
+    )
