@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from audit.models import AuditLog
 from ledgerflow.db import retry_on_contention
-from ledgerflow.middleware import get_request_id
+from ledgerflow.middleware import current_request, get_request_id
 
 T = TypeVar("T")
 
@@ -27,16 +27,37 @@ def record_audit(
     request: HttpRequest | None = None,
 ) -> AuditLog:
     """Append one audit row in the caller's transaction (call it inside the action's atomic)."""
-    return AuditLog.objects.create(
-        actor=actor if actor is not None and actor.pk else None,
-        action=action,
-        target_type=target._meta.label if target is not None else "",
-        target_id=str(target.pk) if target is not None and target.pk is not None else "",
-        target_repr=str(target)[:200] if target is not None else "",
-        before=before,
-        after=after,
-        ip_address=client_ip(request) if request is not None else None,
-        request_id=getattr(request, "request_id", "") or _current_request_id(),
+    (row,) = record_audits(actor, [(action, target, before, after)], request=request)
+    return row
+
+
+def record_audits(
+    actor: Any,
+    rows: list[tuple[str, models.Model | None, dict[str, Any] | None, dict[str, Any] | None]],
+    request: HttpRequest | None = None,
+) -> list[AuditLog]:
+    """Append many `(action, target, before, after)` rows with one bulk insert.
+
+    Without `request`, the request being served (if any) supplies the address and request id.
+    """
+    request = request or current_request.get()
+    ip_address = client_ip(request) if request is not None else None
+    request_id = getattr(request, "request_id", "") or _current_request_id()
+    return AuditLog.objects.bulk_create(
+        [
+            AuditLog(
+                actor=actor if actor is not None and actor.pk else None,
+                action=action,
+                target_type=target._meta.label if target is not None else "",
+                target_id=str(target.pk) if target is not None and target.pk is not None else "",
+                target_repr=str(target)[:200] if target is not None else "",
+                before=before,
+                after=after,
+                ip_address=ip_address,
+                request_id=request_id,
+            )
+            for action, target, before, after in rows
+        ]
     )
 
 

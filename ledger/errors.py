@@ -31,3 +31,4 @@ class LimitExceeded(DomainError):
     """A risk rule or an account policy (maximum balance) refused the movement."""
 
     code, title, status = "limit_exceeded", "Limit exceeded", 422
+    audit_action = "risk.rejected"

@@ -5,6 +5,8 @@ class DomainError(Exception):
     """A business rule refused the request. Raise a subclass; problems.py renders it."""
 
     code, title, status = "invalid_state", "Invalid state", 409
+    # Refusals worth an audit row (written after the rollback, so it survives it).
+    audit_action: str | None = None
 
     def __init__(self, detail: str, **extra: object) -> None:
         super().__init__(detail)

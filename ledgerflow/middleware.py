@@ -13,6 +13,11 @@ _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
     "current_request_id", default="-"
 )
+# The request being served, for code far from the view that records who did something from
+# where (the audit log); None outside a request (Celery, management commands).
+current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
+    "current_request", default=None
+)
 
 
 def get_request_id() -> str:
@@ -28,10 +33,12 @@ class RequestIdMiddleware:
         request_id = offered if _VALID_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
         request.request_id = request_id
         token = current_request_id.set(request_id)
+        request_token = current_request.set(request)
         try:
             response = self.get_response(request)
         finally:
             current_request_id.reset(token)
+            current_request.reset(request_token)
         response[REQUEST_ID_HEADER] = request_id
         return response
 

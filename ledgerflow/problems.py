@@ -74,9 +74,27 @@ def _flatten(value: Any) -> list[str]:
     return [str(value)]
 
 
+def _audit_refusal(exc: DomainError, context: dict) -> None:
+    """The refused action's transaction has rolled back by now: this row is its own."""
+    from audit.services import record_audit
+
+    request = context.get("request")
+    actor = getattr(request, "user", None)
+    detail = {"code": exc.code, "detail": exc.detail, **exc.extra}
+    record_audit(
+        actor if getattr(actor, "is_authenticated", False) else None,
+        exc.audit_action,
+        None,
+        None,
+        detail,
+    )
+
+
 def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
         set_rollback()
+        if exc.audit_action:
+            _audit_refusal(exc, context)
         headers = {}
         if getattr(exc, "retry_after", None):
             headers["Retry-After"] = str(exc.retry_after)

@@ -10,6 +10,8 @@ from django.db import connection, transaction
 
 from accounts.errors import AccountInactive
 from accounts.models import Account, Asset, User
+from audit.services import record_audits
+from ledger import risk
 from ledger.errors import InsufficientFunds, LimitExceeded, UnbalancedTransaction
 from ledger.models import BalanceMonitor, Entry, Transaction
 from ledger.representations import transaction_data
@@ -176,11 +178,23 @@ class Books:
             txn.save(update_fields=["status", "amount"])
         Entry.objects.bulk_create(self.entries)
         _store_balances([self.accounts[pk] for pk in sorted(self.dirty)])
+        data = {id(txn): transaction_data(txn) for _, txn, _ in self.events}
         events = [
-            (event_type, transaction_data(txn), [self.accounts[pk] for pk in account_ids])
+            (event_type, data[id(txn)], [self.accounts[pk] for pk in account_ids])
             for event_type, txn, account_ids in self.events
         ]
         record_events(events + self._monitor_events())
+        # The audit log keeps every movement an operator (staff or API key) initiated, and
+        # every transfer a risk rule sent to review, in the same transaction as the money.
+        staff = self.actor is not None and self.actor.is_staff
+        record_audits(
+            self.actor,
+            [
+                (f"money.{txn.kind}.{event_type.rpartition('.')[2]}", txn, None, data[id(txn)])
+                for event_type, txn, _ in self.events
+                if staff or txn.hold_reason == risk.REVIEW
+            ],
+        )
         self._count()
 
     def _monitor_events(self) -> list[tuple[str, dict[str, Any], list[Account]]]:
