@@ -1,4 +1,5 @@
 import django_filters
+from django.db.models import Q
 
 from ledger.models import Transaction
 
@@ -17,4 +18,9 @@ class TransactionFilter(django_filters.FilterSet):
 
     def filter_account(self, queryset, name, value):
         # The view has already checked the caller may see this account (404 otherwise).
-        return queryset.filter(entries__account__public_id=value).distinct()
+        # Posted transactions have entries on the account; holds name it as source or target.
+        return queryset.filter(
+            Q(entries__account__public_id=value)
+            | Q(hold_from__public_id=value)
+            | Q(hold_to__public_id=value)
+        ).distinct()

@@ -34,6 +34,8 @@ def test_pending_transfer_then_partial_post_over_http(
     assert body["status"] == "pending"
     assert body["entries"] == []
     assert body["expires_at"] is not None
+    listed = customer_client.get(f"/api/v1/transactions?account={a.public_id}&status=pending")
+    assert [t["id"] for t in listed.json()["results"]] == [body["id"]]
     balance = customer_client.get(f"/api/v1/accounts/{a.public_id}/balance").json()
     assert (balance["balance"], balance["available"], balance["pending_debits"]) == (
         "50.00",
