@@ -13,8 +13,9 @@ from ledger import risk
 from ledger.models import Entry, Transaction
 from ledger.services.books import Books, Leg, minor_amount
 from ledger.services.transfers import debit, lock_with_rules
+from ledgerflow import metrics
 from ledgerflow.db import retry_on_contention
-from ledgerflow.errors import InvalidState, NotFound, ValidationFailed
+from ledgerflow.errors import DomainError, InvalidState, NotFound, ValidationFailed
 
 
 def _post_legs(
@@ -96,18 +97,22 @@ def post_withdrawal(
     account, world = _with_system_account(account_id, Account.System.WORLD)
     accounts, rules = lock_with_rules([account.pk, world.pk], [account.pk])
     books = Books(accounts, actor)
-    txn = debit(
-        books,
-        kind=Transaction.Kind.WITHDRAWAL,
-        source=accounts[account.pk],
-        target=accounts[world.pk],
-        amount=amount,
-        rules=rules,
-        usage=risk.BatchUsage(),
-        reference=reference,
-        category=category,
-        metadata=metadata,
-    )
+    try:
+        txn = debit(
+            books,
+            kind=Transaction.Kind.WITHDRAWAL,
+            source=accounts[account.pk],
+            target=accounts[world.pk],
+            amount=amount,
+            rules=rules,
+            usage=risk.BatchUsage(),
+            reference=reference,
+            category=category,
+            metadata=metadata,
+        )
+    except DomainError as exc:
+        metrics.TRANSFERS.labels(kind=Transaction.Kind.WITHDRAWAL, outcome=exc.code).inc()
+        raise
     books.write()
     return txn
 

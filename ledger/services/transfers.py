@@ -147,6 +147,7 @@ def post_batch(*, actor: User, items: Sequence[TransferItem]) -> list[Transactio
                 )
             )
         except DomainError as exc:
+            metrics.TRANSFERS.labels(kind=Transaction.Kind.TRANSFER, outcome=exc.code).inc()
             if len(items) > 1:
                 exc.extra["index"] = index
             raise

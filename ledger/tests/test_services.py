@@ -234,3 +234,27 @@ def test_verify_ledger_detects_a_corrupted_balance(customer, funded):
     assert not result.ok
     assert result.counts["balance_differs_from_entries"] == 1
     assert result.counts["balance_differs_from_last_balance_after"] == 1
+
+
+def test_transfer_outcomes_are_counted_refusals_included(
+    customer, other_customer, funded, django_capture_on_commit_callbacks
+):
+    from prometheus_client import REGISTRY
+
+    def count(outcome):
+        labels = {"kind": "transfer", "outcome": outcome}
+        return REGISTRY.get_sample_value("ledgerflow_transfers_total", labels) or 0
+
+    a = funded(customer, "1.00")
+    b = funded(other_customer, "0")
+    posted, refused = count("posted"), count("insufficient_funds")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.post_transfer(
+            actor=customer, from_account_id=a.pk, to_account_id=b.pk, amount=Decimal("0.40")
+        )
+    with pytest.raises(InsufficientFunds):
+        services.post_transfer(
+            actor=customer, from_account_id=a.pk, to_account_id=b.pk, amount=Decimal("0.61")
+        )
+    assert count("posted") == posted + 1
+    assert count("insufficient_funds") == refused + 1
