@@ -61,8 +61,14 @@ class Books:
     fails, and the surrounding atomic block rolls back anything partial.
     """
 
-    def __init__(self, accounts: dict[int, Account], actor: User | None) -> None:
+    def __init__(
+        self,
+        accounts: dict[int, Account],
+        actor: User | None,
+        monitors: list[BalanceMonitor] | None = None,
+    ) -> None:
         self.accounts = accounts
+        self.monitors = monitors  # read before the locks when the caller could; else at write
         self.actor = actor if actor is not None and actor.pk else None
         self.opening = {pk: account.balance for pk, account in accounts.items()}
         self.new_txns: list[Transaction] = []
@@ -202,7 +208,11 @@ class Books:
         if not moved:
             return []
         crossings = []
-        for monitor in BalanceMonitor.objects.filter(is_active=True, account_id__in=moved):
+        if self.monitors is None:
+            self.monitors = list(
+                BalanceMonitor.objects.filter(is_active=True, account_id__in=moved)
+            )
+        for monitor in (m for m in self.monitors if m.account_id in moved):
             account = self.accounts[monitor.account_id]
             before, after = self.opening[account.pk], account.balance
             if monitor.direction == BalanceMonitor.Direction.BELOW:

@@ -12,7 +12,7 @@ from accounts.services import system_account
 from ledger import risk
 from ledger.models import Entry, Transaction
 from ledger.services.books import Books, Leg, minor_amount
-from ledger.services.transfers import debit, lock_with_rules
+from ledger.services.transfers import debit, open_books
 from ledgerflow import metrics
 from ledgerflow.db import retry_on_contention
 from ledgerflow.errors import DomainError, InvalidState, NotFound, ValidationFailed
@@ -95,8 +95,8 @@ def post_withdrawal(
     Raises AccountInactive, InsufficientFunds, LimitExceeded.
     """
     account, world = _with_system_account(account_id, Account.System.WORLD)
-    accounts, rules = lock_with_rules([account.pk, world.pk], [account.pk])
-    books = Books(accounts, actor)
+    books, rules = open_books([account.pk, world.pk], [account.pk], actor)
+    accounts = books.accounts
     try:
         txn = debit(
             books,

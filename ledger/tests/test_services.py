@@ -203,10 +203,10 @@ def test_transfer_costs_a_fixed_number_of_queries_whatever_the_history(
         )
     later = count_one_transfer()
     assert first == later
-    # savepoint, lock accounts, risk rules, insert transaction, insert entries (one bulk
-    # statement), update both balances (one statement), event + its audience + endpoint
-    # lookup, balance monitors, release savepoint
-    assert later <= 11
+    # savepoint; before the locks: the accounts' asset and owner, risk rules, balance
+    # monitors; lock both accounts; insert transaction, insert entries (one bulk statement),
+    # update both balances (one statement), event + its audience + endpoint lookup; release
+    assert later <= 12
 
 
 def test_balance_as_of_time_and_version(customer, other_customer, funded):
