@@ -25,6 +25,38 @@ from ledgerflow.api import ApiView, parse
 from ledgerflow.schema import IDEMPOTENCY_KEY_HEADER, problem_responses
 from ledgerflow.throttling import ScopedRateThrottle
 
+EXAMPLE_USER = {
+    "id": 42,
+    "email": "ada@example.com",
+    "telegram_id": None,
+    "is_staff": False,
+    "date_joined": "2025-01-01T09:00:00Z",
+}
+EXAMPLE_ACCOUNT = {
+    "id": "acc_1f0c2b5e9a7d4c3b2a1f0e9d",
+    "owner": EXAMPLE_USER["id"],
+    "name": "Wallet",
+    "asset": "USD",
+    "balance": "87.50",
+    "available": "75.00",
+    "pending_debits": "12.50",
+    "pending_credits": "0.00",
+    "status": "active",
+    "allow_negative": False,
+    "metadata": {},
+    "created_at": "2025-01-01T09:05:00Z",
+}
+EXAMPLE_API_KEY = {
+    "id": 7,
+    "name": "indexer",
+    "prefix": "3f9a1c0b",
+    "created_at": "2025-01-03T12:00:00Z",
+    "last_used_at": "2025-01-04T08:30:00Z",
+    "revoked_at": None,
+}
+EXAMPLE_ACCESS_TOKEN = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyX2lkIjo0Mn0.c2lnbmF0dXJl"
+EXAMPLE_REFRESH_TOKEN = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9.c2ln"
+
 
 class RegisterApi(ApiView):
     permission_classes = [AllowAny]
@@ -34,7 +66,10 @@ class RegisterApi(ApiView):
 
     @extend_schema(
         summary="Register a customer",
-        description="Creates a user; the password must pass Django's validators.",
+        description=(
+            "Creates a customer user; anyone may call it (rate-limited). An email already "
+            "registered or a password failing Django's validators is 422 `validation_error`."
+        ),
         request=RegisterRequestSerializer,
         responses={201: UserSerializer, **problem_responses(400, 422, 429)},
         parameters=[IDEMPOTENCY_KEY_HEADER],
@@ -43,7 +78,8 @@ class RegisterApi(ApiView):
                 "Register",
                 request_only=True,
                 value={"email": "ada@example.com", "password": "correct horse battery"},
-            )
+            ),
+            OpenApiExample("Registered", response_only=True, value=EXAMPLE_USER),
         ],
         auth=[],
     )
@@ -65,8 +101,10 @@ class TokenApi(ApiView):
     @extend_schema(
         summary="Obtain a JWT pair",
         description=(
-            "Repeated failures (LOGIN_LOCKOUT_THRESHOLD) lock the user for "
-            "LOGIN_LOCKOUT_SECONDS: then even the right password gets 403 `account_locked`."
+            "Exchanges email and password for an access and a refresh token; anyone may call it. "
+            "Wrong credentials are 401 `authentication_failed`; repeated failures "
+            "(LOGIN_LOCKOUT_THRESHOLD) lock the user for LOGIN_LOCKOUT_SECONDS: then even the "
+            "right password gets 403 `account_locked`."
         ),
         request=TokenRequestSerializer,
         responses={200: TokenPairSerializer, **problem_responses(400, 401, 403, 429)},
@@ -75,7 +113,12 @@ class TokenApi(ApiView):
                 "Login",
                 request_only=True,
                 value={"email": "ada@example.com", "password": "correct horse battery"},
-            )
+            ),
+            OpenApiExample(
+                "Token pair",
+                response_only=True,
+                value={"access": EXAMPLE_ACCESS_TOKEN, "refresh": EXAMPLE_REFRESH_TOKEN},
+            ),
         ],
         auth=[],
     )
@@ -95,9 +138,19 @@ class TokenRefreshApi(ApiView):
 
     @extend_schema(
         summary="Refresh the access token",
+        description=(
+            "Exchanges a refresh token for a new access token; anyone holding one may call it. "
+            "An expired or invalid token, or one of an inactive user, is 401 "
+            "`authentication_failed`."
+        ),
         request=TokenRefreshRequestSerializer,
         responses={200: TokenAccessSerializer, **problem_responses(400, 401, 429)},
-        examples=[OpenApiExample("Refresh", request_only=True, value={"refresh": "eyJ…"})],
+        examples=[
+            OpenApiExample("Refresh", request_only=True, value={"refresh": EXAMPLE_REFRESH_TOKEN}),
+            OpenApiExample(
+                "New access", response_only=True, value={"access": EXAMPLE_ACCESS_TOKEN}
+            ),
+        ],
         auth=[],
     )
     def post(self, request: Request) -> Response:
@@ -106,7 +159,12 @@ class TokenRefreshApi(ApiView):
 
 
 class MeApi(ApiView):
-    @extend_schema(summary="The caller", responses={200: UserSerializer, **problem_responses(401)})
+    @extend_schema(
+        summary="The caller",
+        description="The authenticated user (JWT or API key); without credentials, 401.",
+        responses={200: UserSerializer, **problem_responses(401)},
+        examples=[OpenApiExample("A customer", response_only=True, value=EXAMPLE_USER)],
+    )
     def get(self, request: Request) -> Response:
         return Response(UserSerializer(request.user).data)
 
@@ -121,16 +179,37 @@ class ApiKeyListCreateApi(ApiView, generics.ListAPIView):
     def get_queryset(self):
         return selectors.api_keys_of(self.request.user)
 
-    @extend_schema(summary="List your API keys (staff)")
+    @extend_schema(
+        summary="List your API keys (staff)",
+        description=(
+            "The staff caller's own keys, revoked ones included; the secret is never listed. "
+            "Customers get 403 `permission_denied`."
+        ),
+        examples=[OpenApiExample("A key", response_only=True, value=EXAMPLE_API_KEY)],
+    )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
         summary="Create an API key (staff)",
-        description="The key acts as the creating staff user. `key` is shown once.",
+        description=(
+            "Staff only (others: 403). The key acts as the creating staff user; `key` is shown "
+            "once, in this response, and a retry makes a second key."
+        ),
         request=ApiKeyCreateSerializer,
         responses={201: ApiKeyCreatedSerializer, **problem_responses(400, 401, 403)},
-        examples=[OpenApiExample("Indexer key", request_only=True, value={"name": "indexer"})],
+        examples=[
+            OpenApiExample("Indexer key", request_only=True, value={"name": "indexer"}),
+            OpenApiExample(
+                "Created",
+                response_only=True,
+                value={
+                    **EXAMPLE_API_KEY,
+                    "last_used_at": None,
+                    "key": "3f9a1c0b.Jx8kQ2vN5mR7tY1wZ4aB6cD9eF0gH3iK",
+                },
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         data = parse(ApiKeyCreateSerializer, request)
@@ -144,6 +223,10 @@ class ApiKeyRevokeApi(ApiView):
 
     @extend_schema(
         summary="Revoke an API key (staff)",
+        description=(
+            "Staff only (others: 403). The key stops authenticating at once; a key that is not "
+            "yours is 404 `not_found`."
+        ),
         responses={204: None, **problem_responses(401, 403, 404)},
     )
     def delete(self, request: Request, key_id: int) -> Response:
@@ -160,17 +243,35 @@ class AccountListCreateApi(ApiView, generics.ListAPIView):
     def get_queryset(self):
         return selectors.accounts_of(self.request.user)
 
-    @extend_schema(summary="List your accounts")
+    @extend_schema(
+        summary="List your accounts",
+        description="Accounts you own, newest first, cursor-paginated; any authenticated user.",
+        examples=[OpenApiExample("An account", response_only=True, value=EXAMPLE_ACCOUNT)],
+    )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
         summary="Open an account",
+        description=(
+            "Opens an account in one asset, owned by the caller, with a zero balance; any "
+            "authenticated user. An unknown asset is 422 `validation_error` on `asset`."
+        ),
         request=AccountCreateSerializer,
         responses={201: AccountSerializer, **problem_responses(400, 401, 422)},
         parameters=[IDEMPOTENCY_KEY_HEADER],
         examples=[
-            OpenApiExample("Wallet", request_only=True, value={"asset": "USD", "name": "Wallet"})
+            OpenApiExample("Wallet", request_only=True, value={"asset": "USD", "name": "Wallet"}),
+            OpenApiExample(
+                "Opened",
+                response_only=True,
+                value={
+                    **EXAMPLE_ACCOUNT,
+                    "balance": "0.00",
+                    "available": "0.00",
+                    "pending_debits": "0.00",
+                },
+            ),
         ],
     )
     def post(self, request: Request) -> Response:
@@ -186,7 +287,13 @@ class AccountListCreateApi(ApiView, generics.ListAPIView):
 
 class AccountDetailApi(ApiView):
     @extend_schema(
-        summary="An account", responses={200: AccountSerializer, **problem_responses(401, 404)}
+        summary="An account",
+        description=(
+            "One of your accounts with its balances (staff: any account); someone else's is "
+            "404 `not_found`."
+        ),
+        responses={200: AccountSerializer, **problem_responses(401, 404)},
+        examples=[OpenApiExample("An account", response_only=True, value=EXAMPLE_ACCOUNT)],
     )
     def get(self, request: Request, account_id: str) -> Response:
         return Response(AccountSerializer(selectors.account_for(request.user, account_id)).data)

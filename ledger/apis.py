@@ -1,4 +1,4 @@
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -35,6 +35,62 @@ EXAMPLE_TRANSFER = {
     "amount": "12.50",
     "reference": "order 1042",
     "category": "marketplace",
+}
+EXAMPLE_TRANSACTION = {
+    "id": "txn_4d5e6f708192a3b4c5d6e7f8",
+    "kind": "transfer",
+    "status": "posted",
+    "reference": EXAMPLE_TRANSFER["reference"],
+    "category": EXAMPLE_TRANSFER["category"],
+    "metadata": {},
+    "amount": "12.50",
+    "asset": "USD",
+    "created_at": "2025-01-02T14:30:00Z",
+    "reverses": None,
+    "expires_at": None,
+    "hold_reason": None,
+    "entries": [
+        {
+            "account": EXAMPLE_TRANSFER["from_account"],
+            "amount": "-12.50",
+            "balance_after": "87.50",
+            "version": 3,
+        },
+        {
+            "account": EXAMPLE_TRANSFER["to_account"],
+            "amount": "12.50",
+            "balance_after": "112.50",
+            "version": 5,
+        },
+    ],
+}
+# A pending transfer: funds are held, no entries until it is posted.
+EXAMPLE_HOLD = {
+    **EXAMPLE_TRANSACTION,
+    "id": "txn_7a8b9c0d1e2f3a4b5c6d7e8f",
+    "status": "pending",
+    "expires_at": "2025-01-09T14:30:00Z",
+    "entries": [],
+}
+EXAMPLE_BALANCE = {
+    "account": EXAMPLE_TRANSFER["from_account"],
+    "asset": "USD",
+    "balance": "87.50",
+    "available": "75.00",
+    "pending_debits": "12.50",
+    "pending_credits": "0.00",
+    "version": 3,
+    "as_of": "2025-01-02T15:00:00Z",
+}
+EXAMPLE_STATEMENT_ENTRY = {
+    "transaction": EXAMPLE_TRANSACTION["id"],
+    "kind": "transfer",
+    "reference": EXAMPLE_TRANSFER["reference"],
+    "category": EXAMPLE_TRANSFER["category"],
+    "amount": "-12.50",
+    "balance_after": "87.50",
+    "version": 3,
+    "created_at": EXAMPLE_TRANSACTION["created_at"],
 }
 
 
@@ -76,8 +132,14 @@ def _settleable_hold(request: Request, transaction_id: str):
 class BalanceApi(ApiView):
     @extend_schema(
         summary="Balance now, at a past instant (`at`) or at an account version (`version`)",
+        description=(
+            "Balances of one of your accounts (staff: any) now, at a past instant `at`, or as "
+            "of its entry `version`. Someone else's account is 404 `not_found`; giving both "
+            "`at` and `version` is 400 `validation_error`."
+        ),
         parameters=[BalanceQuerySerializer],
         responses={200: BalanceSerializer, **problem_responses(400, 401, 404, 422)},
+        examples=[OpenApiExample("Now", response_only=True, value=EXAMPLE_BALANCE)],
     )
     def get(self, request: Request, account_id: str) -> Response:
         account = account_for(request.user, account_id)
@@ -110,8 +172,16 @@ class EntryListApi(ApiView, generics.ListAPIView):
 
     @extend_schema(
         summary="Account statement, newest first",
+        description=(
+            "Posted entries of one of your accounts (staff: any) with the running "
+            "`balance_after`, cursor-paginated, optionally within [`created_after`, "
+            "`created_before`). Someone else's account is 404 `not_found`."
+        ),
         parameters=[EntryQuerySerializer],
         responses={200: StatementEntrySerializer(many=True), **problem_responses(401, 404)},
+        examples=[
+            OpenApiExample("A transfer out", response_only=True, value=EXAMPLE_STATEMENT_ENTRY)
+        ],
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
@@ -120,11 +190,23 @@ class EntryListApi(ApiView, generics.ListAPIView):
 class TransferCreateApi(ApiView):
     @extend_schema(
         summary="Transfer between two accounts of one asset",
-        description="The caller must own `from_account` (staff: any). Posts immediately.",
+        description=(
+            "Moves `amount` from `from_account` (yours; staff: any) to `to_account` of the same "
+            "asset, at once or, with `pending: true`, as a hold to post or void later. Too little "
+            "available is 409 `insufficient_funds`, another asset 422 `asset_mismatch`; a risk "
+            "rule may hold it for operator review (202)."
+        ),
         request=TransferCreateSerializer,
-        responses={201: TransactionSerializer, **problem_responses(400, 401, 404, 409, 422)},
+        responses={
+            201: TransactionSerializer,
+            202: OpenApiResponse(TransactionSerializer, description="Held for operator review."),
+            **problem_responses(400, 401, 404, 409, 422),
+        },
         parameters=[IDEMPOTENCY_KEY_HEADER],
-        examples=[OpenApiExample("Move 12.50", request_only=True, value=EXAMPLE_TRANSFER)],
+        examples=[
+            OpenApiExample("Move 12.50", request_only=True, value=EXAMPLE_TRANSFER),
+            OpenApiExample("Posted", response_only=True, value=EXAMPLE_TRANSACTION),
+        ],
     )
     def post(self, request: Request) -> Response:
         item = _transfer_item(request, request.data)
@@ -135,9 +217,9 @@ class TransferBatchCreateApi(ApiView):
     @extend_schema(
         summary="Apply up to 1,000 transfers all-or-nothing",
         description=(
-            "One database transaction locks every touched account once. If any item fails, "
-            "nothing applies and the problem names the item's `index` and its `code`. One "
-            "Idempotency-Key covers the whole batch."
+            "Each `from_account` must be yours (staff: any). One database transaction locks "
+            "every touched account once. If any item fails, nothing applies and the problem "
+            "names the item's `index` and its `code`. One Idempotency-Key covers the whole batch."
         ),
         request=BatchCreateSerializer,
         responses={201: BatchResultSerializer, **problem_responses(400, 401, 404, 409, 422)},
@@ -147,7 +229,35 @@ class TransferBatchCreateApi(ApiView):
                 "Two legs",
                 request_only=True,
                 value={"transfers": [EXAMPLE_TRANSFER, {**EXAMPLE_TRANSFER, "amount": "1.00"}]},
-            )
+            ),
+            OpenApiExample(
+                "Both posted",
+                response_only=True,
+                value={
+                    "transactions": [
+                        EXAMPLE_TRANSACTION,
+                        {
+                            **EXAMPLE_TRANSACTION,
+                            "id": "txn_5e6f708192a3b4c5d6e7f809",
+                            "amount": "1.00",
+                            "entries": [
+                                {
+                                    **EXAMPLE_TRANSACTION["entries"][0],
+                                    "amount": "-1.00",
+                                    "balance_after": "86.50",
+                                    "version": 4,
+                                },
+                                {
+                                    **EXAMPLE_TRANSACTION["entries"][1],
+                                    "amount": "1.00",
+                                    "balance_after": "113.50",
+                                    "version": 6,
+                                },
+                            ],
+                        },
+                    ]
+                },
+            ),
         ],
     )
     def post(self, request: Request) -> Response:
@@ -173,6 +283,11 @@ class DepositCreateApi(ApiView):
 
     @extend_schema(
         summary="Deposit: money in from the asset's world account (staff or API key)",
+        description=(
+            "Credits `amount` to any account from its asset's world account; staff or API key "
+            "only (others: 403 `permission_denied`). A frozen or closed account is 409 "
+            "`account_inactive`."
+        ),
         request=AccountMovementCreateSerializer,
         responses={201: TransactionSerializer, **problem_responses(400, 401, 403, 404, 409, 422)},
         parameters=[IDEMPOTENCY_KEY_HEADER],
@@ -181,7 +296,33 @@ class DepositCreateApi(ApiView):
                 "Card top-up",
                 request_only=True,
                 value={"account": EXAMPLE_TRANSFER["to_account"], "amount": "100.00"},
-            )
+            ),
+            OpenApiExample(
+                "Deposited",
+                response_only=True,
+                value={
+                    **EXAMPLE_TRANSACTION,
+                    "id": "txn_0b1c2d3e4f5a6b7c8d9e0f1a",
+                    "kind": "deposit",
+                    "reference": "",
+                    "category": "",
+                    "amount": "100.00",
+                    "entries": [
+                        {
+                            "account": "acc_a0b1c2d3e4f5a6b7c8d9e0f1",
+                            "amount": "-100.00",
+                            "balance_after": "-5100.00",
+                            "version": 41,
+                        },
+                        {
+                            "account": EXAMPLE_TRANSFER["to_account"],
+                            "amount": "100.00",
+                            "balance_after": "100.00",
+                            "version": 1,
+                        },
+                    ],
+                },
+            ),
         ],
     )
     def post(self, request: Request) -> Response:
@@ -202,15 +343,50 @@ class DepositCreateApi(ApiView):
 class WithdrawalCreateApi(ApiView):
     @extend_schema(
         summary="Withdrawal: money out to the asset's world account (staff, API key or owner)",
+        description=(
+            "Debits `amount` from an account to its asset's world account: staff and API keys "
+            "any account, a customer only its own (others' are 404). Too little available is "
+            "409 `insufficient_funds`; a risk rule may hold it for operator review (202)."
+        ),
         request=AccountMovementCreateSerializer,
-        responses={201: TransactionSerializer, **problem_responses(400, 401, 404, 409, 422)},
+        responses={
+            201: TransactionSerializer,
+            202: OpenApiResponse(TransactionSerializer, description="Held for operator review."),
+            **problem_responses(400, 401, 404, 409, 422),
+        },
         parameters=[IDEMPOTENCY_KEY_HEADER],
         examples=[
             OpenApiExample(
                 "Cash out",
                 request_only=True,
                 value={"account": EXAMPLE_TRANSFER["from_account"], "amount": "20.00"},
-            )
+            ),
+            OpenApiExample(
+                "Withdrawn",
+                response_only=True,
+                value={
+                    **EXAMPLE_TRANSACTION,
+                    "id": "txn_1c2d3e4f5a6b7c8d9e0f1a2b",
+                    "kind": "withdrawal",
+                    "reference": "",
+                    "category": "",
+                    "amount": "20.00",
+                    "entries": [
+                        {
+                            "account": EXAMPLE_TRANSFER["from_account"],
+                            "amount": "-20.00",
+                            "balance_after": "67.50",
+                            "version": 4,
+                        },
+                        {
+                            "account": "acc_a0b1c2d3e4f5a6b7c8d9e0f1",
+                            "amount": "20.00",
+                            "balance_after": "-5080.00",
+                            "version": 42,
+                        },
+                    ],
+                },
+            ),
         ],
     )
     def post(self, request: Request) -> Response:
@@ -250,13 +426,25 @@ class TransactionListCreateApi(ApiView, generics.ListAPIView):
             account_for(self.request.user, account_id)  # someone else's account -> 404
         return selectors.transactions_visible_to(self.request.user)
 
-    @extend_schema(summary="List transactions you can see, newest first")
+    @extend_schema(
+        summary="List transactions you can see, newest first",
+        description=(
+            "Transactions touching your accounts (staff: all) with their entries, "
+            "cursor-paginated; filter by `account`, `kind`, `category`, `status` and creation "
+            "time. Naming someone else's `account` is 404 `not_found`."
+        ),
+        examples=[OpenApiExample("A transfer", response_only=True, value=EXAMPLE_TRANSACTION)],
+    )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
         summary="Post a general journal (staff or API key)",
-        description="Any number of signed entries that sum to zero per asset.",
+        description=(
+            "Any number of signed entries on any accounts that sum to zero per asset; staff or "
+            "API key only (others: 403). Unbalanced entries are 422 `validation_error`; an "
+            "account left below zero is 409 `insufficient_funds`."
+        ),
         request=JournalCreateSerializer,
         responses={201: TransactionSerializer, **problem_responses(400, 401, 403, 404, 409, 422)},
         parameters=[IDEMPOTENCY_KEY_HEADER],
@@ -272,7 +460,39 @@ class TransactionListCreateApi(ApiView, generics.ListAPIView):
                     ],
                     "reference": "sale 77",
                 },
-            )
+            ),
+            OpenApiExample(
+                "Posted",
+                response_only=True,
+                value={
+                    **EXAMPLE_TRANSACTION,
+                    "id": "txn_2d3e4f5a6b7c8d9e0f1a2b3c",
+                    "kind": "journal",
+                    "reference": "sale 77",
+                    "category": "",
+                    "amount": "10.00",
+                    "entries": [
+                        {
+                            "account": EXAMPLE_TRANSFER["from_account"],
+                            "amount": "-10.00",
+                            "balance_after": "77.50",
+                            "version": 4,
+                        },
+                        {
+                            "account": EXAMPLE_TRANSFER["to_account"],
+                            "amount": "9.70",
+                            "balance_after": "122.20",
+                            "version": 6,
+                        },
+                        {
+                            "account": "acc_fees00000000000000000000",
+                            "amount": "0.30",
+                            "balance_after": "1520.30",
+                            "version": 88,
+                        },
+                    ],
+                },
+            ),
         ],
     )
     def post(self, request: Request) -> Response:
@@ -294,7 +514,12 @@ class TransactionListCreateApi(ApiView, generics.ListAPIView):
 class TransactionDetailApi(ApiView):
     @extend_schema(
         summary="A transaction with its entries",
+        description=(
+            "One transaction touching your accounts (staff: any), with its entries; any other "
+            "is 404 `not_found`."
+        ),
         responses={200: TransactionSerializer, **problem_responses(401, 404)},
+        examples=[OpenApiExample("A transfer", response_only=True, value=EXAMPLE_TRANSACTION)],
     )
     def get(self, request: Request, transaction_id: str) -> Response:
         return Response(
@@ -307,10 +532,44 @@ class TransactionReverseApi(ApiView):
 
     @extend_schema(
         summary="Reverse a posted transaction (staff); once only",
+        description=(
+            "Staff only (others: 403). Posts and answers a new `reversal` transaction mirroring "
+            "the original's entries. A transaction not posted, already reversed, or itself a "
+            "reversal is 409 `invalid_state`."
+        ),
         request=ReverseRequestSerializer,
         responses={200: TransactionSerializer, **problem_responses(401, 403, 404, 409)},
         parameters=[IDEMPOTENCY_KEY_HEADER],
-        examples=[OpenApiExample("Refund", request_only=True, value={"reason": "duplicate"})],
+        examples=[
+            OpenApiExample("Refund", request_only=True, value={"reason": "duplicate"}),
+            OpenApiExample(
+                "Reversal",
+                response_only=True,
+                value={
+                    **EXAMPLE_TRANSACTION,
+                    "id": "txn_3e4f5a6b7c8d9e0f1a2b3c4d",
+                    "kind": "reversal",
+                    "reference": f"reversal of {EXAMPLE_TRANSACTION['id']}",
+                    "metadata": {"reason": "duplicate"},
+                    "created_at": "2025-01-03T09:00:00Z",
+                    "reverses": EXAMPLE_TRANSACTION["id"],
+                    "entries": [
+                        {
+                            "account": EXAMPLE_TRANSFER["from_account"],
+                            "amount": "12.50",
+                            "balance_after": "100.00",
+                            "version": 4,
+                        },
+                        {
+                            "account": EXAMPLE_TRANSFER["to_account"],
+                            "amount": "-12.50",
+                            "balance_after": "100.00",
+                            "version": 6,
+                        },
+                    ],
+                },
+            ),
+        ],
     )
     def post(self, request: Request, transaction_id: str) -> Response:
         data = parse(ReverseRequestSerializer, request)
@@ -326,12 +585,38 @@ class TransactionPostApi(ApiView):
         summary="Post a pending transfer, fully or partly; the rest is released",
         description=(
             "Operators, or the paying account's owner (not for transfers under risk review, "
-            "which operators approve here). A hold can be posted or voided once."
+            "which operators approve here). A hold can be posted or voided once: then 409 "
+            "`invalid_state`; more than is held is 422 `validation_error`."
         ),
         request=PostPendingSerializer,
         responses={200: TransactionSerializer, **problem_responses(401, 403, 404, 409, 422)},
         parameters=[IDEMPOTENCY_KEY_HEADER],
-        examples=[OpenApiExample("Capture 8.00", request_only=True, value={"amount": "8.00"})],
+        examples=[
+            OpenApiExample("Capture 8.00", request_only=True, value={"amount": "8.00"}),
+            OpenApiExample(
+                "Posted 8.00",
+                response_only=True,
+                value={
+                    **EXAMPLE_HOLD,
+                    "status": "posted",
+                    "amount": "8.00",
+                    "entries": [
+                        {
+                            "account": EXAMPLE_TRANSFER["from_account"],
+                            "amount": "-8.00",
+                            "balance_after": "79.50",
+                            "version": 4,
+                        },
+                        {
+                            "account": EXAMPLE_TRANSFER["to_account"],
+                            "amount": "8.00",
+                            "balance_after": "120.50",
+                            "version": 6,
+                        },
+                    ],
+                },
+            ),
+        ],
     )
     def post(self, request: Request, transaction_id: str) -> Response:
         data = parse(PostPendingSerializer, request)
@@ -345,9 +630,17 @@ class TransactionPostApi(ApiView):
 class TransactionVoidApi(ApiView):
     @extend_schema(
         summary="Void a pending transfer, releasing everything it holds",
+        description=(
+            "Moves no money. Operators, or the paying account's owner (not for transfers under "
+            "risk review, which operators decline here: 403 otherwise). A hold already posted "
+            "or voided is 409 `invalid_state`."
+        ),
         request=None,
         responses={200: TransactionSerializer, **problem_responses(401, 403, 404, 409)},
         parameters=[IDEMPOTENCY_KEY_HEADER],
+        examples=[
+            OpenApiExample("Voided", response_only=True, value={**EXAMPLE_HOLD, "status": "voided"})
+        ],
     )
     def post(self, request: Request, transaction_id: str) -> Response:
         txn = _settleable_hold(request, transaction_id)

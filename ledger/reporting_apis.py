@@ -35,6 +35,13 @@ EXAMPLE_EXPORT = {
     "created_at": "2025-02-01T08:00:00Z",
     "completed_at": "2025-02-01T08:00:03Z",
 }
+EXAMPLE_SNAPSHOT = {
+    "account": EXAMPLE_EXPORT["account"],
+    "balance": "87.50",
+    "pending_debits": "12.50",
+    "pending_credits": "0.00",
+    "taken_at": "2025-01-02T15:00:00Z",
+}
 
 
 class SnapshotPagination(NewestFirstCursorPagination):
@@ -56,9 +63,14 @@ class SnapshotListApi(ApiView, generics.ListAPIView):
 
     @extend_schema(
         summary="Balance snapshots of an account, newest first",
-        description="Written by the `take-snapshots` beat task whenever the balances changed.",
+        description=(
+            "Snapshots of one of your accounts (staff: any), written by the `take-snapshots` beat "
+            "task whenever the balances changed; filter with [`from`, `to`). Someone else's "
+            "account is 404 `not_found`."
+        ),
         parameters=[SnapshotQuerySerializer],
         responses={200: BalanceSnapshotSerializer(many=True), **problem_responses(400, 401, 404)},
+        examples=[OpenApiExample("A snapshot", response_only=True, value=EXAMPLE_SNAPSHOT)],
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
@@ -67,7 +79,11 @@ class SnapshotListApi(ApiView, generics.ListAPIView):
 class AccountSummaryApi(ApiView):
     @extend_schema(
         summary="Money in, out and net over a period, by category and by kind",
-        description="Posted entries created in [`from`, `to`). Reads may lag a replica slightly.",
+        description=(
+            "Totals of the posted entries of one of your accounts (staff: any) created in "
+            "[`from`, `to`); someone else's account is 404 `not_found`. Reads may lag a replica "
+            "slightly."
+        ),
         parameters=[SummaryQuerySerializer],
         responses={200: AccountSummarySerializer, **problem_responses(400, 401, 404, 422)},
         examples=[
@@ -113,7 +129,8 @@ class ExportCreateApi(ApiView):
         summary="Request an asynchronous CSV export of entries or transactions",
         description=(
             "Answers 202 at once; poll `GET /exports/{id}` until `status` is `completed`, then "
-            "follow `download_url`. Without `account`, covers all your accounts."
+            "follow `download_url`. Without `account`, covers all your accounts; naming someone "
+            "else's account is 404 `not_found`."
         ),
         request=ExportCreateSerializer,
         responses={202: ExportSerializer, **problem_responses(400, 401, 404, 422)},
@@ -159,6 +176,10 @@ class ExportCreateApi(ApiView):
 class ExportDetailApi(ApiView):
     @extend_schema(
         summary="An export's status; `download_url` once completed",
+        description=(
+            "One of your exports: `pending`, `running`, `completed` (with `row_count` and "
+            "`download_url`) or `failed` (with `error`). Someone else's export is 404 `not_found`."
+        ),
         responses={200: ExportSerializer, **problem_responses(401, 404)},
         examples=[OpenApiExample("Completed", response_only=True, value=EXAMPLE_EXPORT)],
     )
@@ -181,7 +202,10 @@ class ExportDownloadApi(ApiView):
 
     @extend_schema(
         summary="Download a completed export as CSV",
-        description="Streams `text/csv` as an attachment. Exports are visible to their owner only.",
+        description=(
+            "Streams `text/csv` as an attachment. Exports are visible to their owner only "
+            "(others: 404 `not_found`); one not yet completed is 409 `invalid_state`."
+        ),
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="The CSV file."),
             **problem_responses(401, 404, 409),

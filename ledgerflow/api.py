@@ -4,14 +4,14 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 
+# APIView whose POST handler runs through the idempotency-key mechanism.
+#
+# DRF's dispatch looks the handler up after `initial()` (authentication, permissions,
+# throttles), so wrapping it here covers every POST endpoint, present and future, with the
+# caller already known. A test walks the URL conf to check every POST view derives from this.
+# A comment, not a docstring: drf-spectacular would inherit a docstring as the description of
+# every endpoint that lacks its own.
 class ApiView(APIView):
-    """APIView whose POST handler runs through the idempotency-key mechanism.
-
-    DRF's dispatch looks the handler up after `initial()` (authentication, permissions,
-    throttles), so wrapping it here covers every POST endpoint, present and future, with the
-    caller already known. A test walks the URL conf to check every POST view derives from this.
-    """
-
     idempotent = True
 
     def initial(self, request: Request, *args, **kwargs) -> None:

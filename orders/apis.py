@@ -57,9 +57,13 @@ class OrderListCreateApi(ApiView, generics.ListAPIView):
 
     @extend_schema(
         summary="List your orders, newest first",
-        description="Orders on accounts you own; cursor-paginated; filter with `status`.",
+        description=(
+            "Orders on accounts you own, cursor-paginated; any authenticated user. Filter with "
+            "`status`; an unknown status is 400 `validation_error`."
+        ),
         parameters=[OrderListQuerySerializer],
         responses={200: OrderSerializer(many=True), **problem_responses(400, 401)},
+        examples=[OpenApiExample("Pending", response_only=True, value=EXAMPLE_ORDER)],
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
@@ -100,7 +104,10 @@ class OrderListCreateApi(ApiView, generics.ListAPIView):
 class OrderDetailApi(ApiView):
     @extend_schema(
         summary="An order",
-        description="`order_id` may be sent with or without `0x`, in any case.",
+        description=(
+            "An order on one of your accounts (staff and API keys: any); someone else's is 404 "
+            "`not_found`. `order_id` may be sent with or without `0x`, in any case."
+        ),
         responses={200: OrderSerializer, **problem_responses(401, 404)},
         examples=[OpenApiExample("Pending", response_only=True, value=EXAMPLE_ORDER)],
     )
@@ -137,7 +144,10 @@ class OrderFailApi(ApiView):
 
     @extend_schema(
         summary="Fail a pending order (staff or API key); moves no money",
-        description="For a payment that will not arrive. Only a pending order can fail (409).",
+        description=(
+            "For a payment that will not arrive; staff or API key only (others: 403). Only a "
+            "pending order can fail: otherwise 409 `invalid_state`."
+        ),
         request=None,
         responses={200: OrderSerializer, **problem_responses(401, 403, 404, 409)},
         parameters=[IDEMPOTENCY_KEY_HEADER],
@@ -205,7 +215,10 @@ class OrderQueueApi(ApiView, generics.ListAPIView):
 
     @extend_schema(
         summary="Operator queue: orders in a status (default pending), oldest first (staff)",
-        description="Pages with `limit` (default 50, max 500) and `offset`; exact `total_count`.",
+        description=(
+            "Staff only (others: 403). Pages with `limit` (default 50, max 500) and `offset`; "
+            "exact `total_count`."
+        ),
         parameters=[OrderQueueQuerySerializer],
         responses={200: OrderQueuePageSerializer, **problem_responses(400, 401, 403)},
         examples=[

@@ -21,11 +21,15 @@ EXAMPLE_ENDPOINT = {
     "events": ["transaction.posted", "transaction.reversed"],
     "description": "Accounting sync",
 }
-EXAMPLE_ENDPOINT_RESPONSE = {
+# As read back: never with the secret.
+EXAMPLE_ENDPOINT_READ = {
     "id": "we_3f9a1c0b7d2e4a5b6c7d8e9f",
     **EXAMPLE_ENDPOINT,
     "is_active": True,
     "created_at": "2026-01-05T10:00:00Z",
+}
+EXAMPLE_ENDPOINT_RESPONSE = {
+    **EXAMPLE_ENDPOINT_READ,
     "secret": "whsec_5b1e0c3a9f8d7e6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a392817060f1e",
 }
 EXAMPLE_DELIVERY = {
@@ -58,9 +62,12 @@ class WebhookEndpointListCreateApi(ApiView, generics.ListAPIView):
 
     @extend_schema(
         summary="List your webhook endpoints",
-        description="Newest first; secrets are never listed.",
+        description=(
+            "Your endpoints, newest first, cursor-paginated; any authenticated user. Secrets "
+            "are never listed."
+        ),
         responses={200: WebhookEndpointSerializer(many=True), **problem_responses(401)},
-        examples=[OpenApiExample("An endpoint", response_only=True, value=EXAMPLE_ENDPOINT)],
+        examples=[OpenApiExample("An endpoint", response_only=True, value=EXAMPLE_ENDPOINT_READ)],
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
@@ -94,8 +101,11 @@ class WebhookEndpointListCreateApi(ApiView, generics.ListAPIView):
 class WebhookEndpointDetailApi(ApiView):
     @extend_schema(
         summary="A webhook endpoint of yours",
+        description=(
+            "One of your endpoints, without its secret; someone else's is 404 `not_found`."
+        ),
         responses={200: WebhookEndpointSerializer, **problem_responses(401, 404)},
-        examples=[OpenApiExample("An endpoint", response_only=True, value=EXAMPLE_ENDPOINT)],
+        examples=[OpenApiExample("An endpoint", response_only=True, value=EXAMPLE_ENDPOINT_READ)],
     )
     def get(self, request: Request, endpoint_id: str) -> Response:
         endpoint = selectors.endpoint_for(request.user, endpoint_id)
@@ -103,11 +113,17 @@ class WebhookEndpointDetailApi(ApiView):
 
     @extend_schema(
         summary="Change a webhook endpoint",
-        description="Send only the fields to change. A new URL is checked like on create.",
+        description=(
+            "Send only the fields to change on one of your endpoints (someone else's: 404). A "
+            "new URL is checked like on create (422 `validation_error`)."
+        ),
         request=WebhookEndpointUpdateSerializer,
         responses={200: WebhookEndpointSerializer, **problem_responses(400, 401, 404, 422)},
         examples=[
             OpenApiExample("Pause", request_only=True, value={"is_active": False}),
+            OpenApiExample(
+                "Paused", response_only=True, value={**EXAMPLE_ENDPOINT_READ, "is_active": False}
+            ),
         ],
     )
     def patch(self, request: Request, endpoint_id: str) -> Response:
@@ -118,7 +134,10 @@ class WebhookEndpointDetailApi(ApiView):
 
     @extend_schema(
         summary="Delete a webhook endpoint",
-        description="Its delivery log goes with it; nothing more is sent to it.",
+        description=(
+            "Deletes one of your endpoints (someone else's: 404); its delivery log goes with "
+            "it and nothing more is sent to it."
+        ),
         responses={204: None, **problem_responses(401, 404)},
     )
     def delete(self, request: Request, endpoint_id: str) -> Response:
@@ -131,7 +150,7 @@ class WebhookEndpointRotateSecretApi(ApiView):
     @extend_schema(
         summary="Replace the signing secret",
         description="Every attempt from now on, retries included, is signed with the new "
-        "secret. " + SECRET_NOTE,
+        "secret. Someone else's endpoint is 404 `not_found`. " + SECRET_NOTE,
         request=None,
         responses={200: WebhookEndpointWithSecretSerializer, **problem_responses(401, 404)},
         parameters=[IDEMPOTENCY_KEY_HEADER],
@@ -153,7 +172,10 @@ class DeliveryListApi(ApiView, generics.ListAPIView):
 
     @extend_schema(
         summary="Delivery log of one of your endpoints",
-        description="Newest first: status, attempts, last HTTP status or error, next attempt.",
+        description=(
+            "Deliveries to one of your endpoints (someone else's: 404), newest first: status, "
+            "attempts, last HTTP status or error, next attempt."
+        ),
         responses={200: DeliverySerializer(many=True), **problem_responses(401, 404)},
         examples=[
             OpenApiExample("A retrying delivery", response_only=True, value=EXAMPLE_DELIVERY)
