@@ -17,6 +17,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.authentication import hash_key
 from accounts.errors import AccountLocked, AuthenticationFailed, UnknownAsset
+from accounts.locks import lock_accounts
 from accounts.models import Account, ApiKey, Asset, User
 from ledgerflow.errors import InvalidState, NotFound, PermissionDenied, ValidationFailed
 from webhooks.services import record_event
@@ -168,8 +169,6 @@ def set_account_status(*, actor: User, account_id: int, status: str) -> Account:
 
     Raises InvalidState when reopening a closed account.
     """
-    from accounts.locks import lock_accounts
-
     account = lock_accounts([account_id])[account_id]
     if account.status == Account.Status.CLOSED and status != Account.Status.CLOSED:
         raise InvalidState("A closed account stays closed.", account=account.public_id)
