@@ -50,11 +50,26 @@ def record_event(event_type: str, data: dict[str, Any], *, accounts: Sequence[An
     return record_events([(event_type, data, accounts)])[0]
 
 
+def subscribers(owner_ids: Iterable[int]) -> list[WebhookEndpoint]:
+    """Active endpoints that may receive events of these owners: theirs and every staff one.
+
+    Callers that hold row locks may read this before taking them and pass it to
+    `record_events`, so the locks are held for one query less.
+    """
+    return list(
+        WebhookEndpoint.objects.filter(is_active=True, owner__is_active=True)
+        .filter(Q(owner_id__in=set(owner_ids)) | Q(owner__is_staff=True))
+        .select_related("owner")
+    )
+
+
 def record_events(
     items: Sequence[tuple[str, dict[str, Any], Sequence[Any]]],
+    *,
+    endpoints: list[WebhookEndpoint] | None = None,
 ) -> list[Event]:
     """`record_event` for many events at once (a batch of transfers): a fixed number of bulk
-    statements whatever the number of events."""
+    statements whatever the number of events. `endpoints` may come from `subscribers()`."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record_event must run inside the transaction of the change")
     events, audiences = [], []
@@ -80,12 +95,8 @@ def record_events(
             for owner_id in owner_ids
         ]
     )
-    all_owners = {owner_id for owner_ids in audiences for owner_id in owner_ids}
-    endpoints = list(
-        WebhookEndpoint.objects.filter(is_active=True, owner__is_active=True)
-        .filter(Q(owner_id__in=all_owners) | Q(owner__is_staff=True))
-        .select_related("owner")
-    )
+    if endpoints is None:
+        endpoints = subscribers(owner_id for owner_ids in audiences for owner_id in owner_ids)
     deliveries = [
         Delivery(event=event, endpoint=endpoint, next_attempt_at=event.created_at)
         for event, owner_ids in zip(events, audiences, strict=True)

@@ -66,9 +66,12 @@ class Books:
         accounts: dict[int, Account],
         actor: User | None,
         monitors: list[BalanceMonitor] | None = None,
+        endpoints: list | None = None,
     ) -> None:
         self.accounts = accounts
-        self.monitors = monitors  # read before the locks when the caller could; else at write
+        # Read before the locks when the caller could (open_books); else at write time.
+        self.monitors = monitors
+        self.endpoints = endpoints
         self.actor = actor if actor is not None and actor.pk else None
         self.opening = {pk: account.balance for pk, account in accounts.items()}
         self.new_txns: list[Transaction] = []
@@ -189,7 +192,7 @@ class Books:
             (event_type, data[id(txn)], [self.accounts[pk] for pk in account_ids])
             for event_type, txn, account_ids in self.events
         ]
-        record_events(events + self._monitor_events())
+        record_events(events + self._monitor_events(), endpoints=self.endpoints)
         # The audit log keeps every movement an operator (staff or API key) initiated, and
         # every transfer a risk rule sent to review, in the same transaction as the money.
         staff = self.actor is not None and self.actor.is_staff

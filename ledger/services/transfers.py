@@ -19,6 +19,7 @@ from ledger.services.books import Books, Leg, minor_amount
 from ledgerflow import metrics
 from ledgerflow.db import retry_on_contention
 from ledgerflow.errors import DomainError, InvalidState, NotFound, ValidationFailed
+from webhooks.services import subscribers
 
 MAX_BATCH = 1000
 
@@ -43,8 +44,9 @@ def open_books(
     """Read the risk rules and balance monitors, then lock the accounts (pk order), then the
     users of any per-user rule (always the last lock).
 
-    Rules and monitors are configuration, not balances: reading them before the row locks
-    shortens the time a lock is held, which is what limits a hot account's throughput.
+    Rules, monitors and webhook subscribers are configuration, not balances: reading them
+    before the row locks shortens the time a lock is held, which is what limits a hot
+    account's throughput.
     """
     ids = sorted(set(account_ids))
     keys = {
@@ -55,9 +57,10 @@ def open_books(
         keys[pk] for pk in sorted(set(source_ids)) if pk in keys and keys[pk].owner_id
     )
     monitors = list(BalanceMonitor.objects.filter(is_active=True, account_id__in=ids))
+    endpoints = subscribers(row.owner_id for row in keys.values() if row.owner_id)
     accounts = lock_accounts(ids)
     risk.lock_rule_users(rule for source_rules in rules.values() for rule in source_rules)
-    return Books(accounts, actor, monitors=monitors), rules
+    return Books(accounts, actor, monitors=monitors, endpoints=endpoints), rules
 
 
 def _hold_expiry(item_expires_at: datetime | None) -> datetime:
