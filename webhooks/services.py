@@ -206,7 +206,7 @@ def backoff_seconds(attempts: int) -> float:
     """Delay after the `attempts`-th failure: base * 2^(attempts-1), ±20 % jitter, capped."""
     delay = settings.WEBHOOK_BACKOFF_BASE * 2 ** (attempts - 1)
     jitter = random.uniform(0.8, 1.2)  # noqa: S311 - spreads retries, not a secret
-    return min(float(settings.WEBHOOK_BACKOFF_CAP), delay * jitter)
+    return min(settings.WEBHOOK_BACKOFF_CAP, delay * jitter)  # seconds: durations, never money
 
 
 def lease_duration() -> timedelta:
