@@ -17,7 +17,6 @@ os.environ.setdefault("THROTTLE_USER", "100000/min")
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
 
 def pytest_runtest_setup(item):
@@ -37,6 +36,8 @@ DATA_MIGRATIONS = [
     ("accounts.migrations.0002_default_assets", "create_assets"),
     ("ledger.migrations.0004_periodic_tasks", "schedule"),
     ("ledger.migrations.0006_expire_holds_schedule", "create"),
+    ("ledger.migrations.0011_requeue_exports_schedule", "schedule"),
+    ("ledger.migrations.0012_config_version", "create_version_row"),
     ("orders.migrations.0002_expire_orders_schedule", "schedule"),
     ("webhooks.migrations.0003_requeue_deliveries_schedule", "schedule"),
 ]
@@ -81,7 +82,9 @@ def _fresh_cache(settings):
 
 def client_for(user) -> APIClient:
     client = APIClient()
-    token = RefreshToken.for_user(user).access_token
+    from accounts.authentication import token_pair_for
+
+    token = token_pair_for(user).access_token
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
 
@@ -114,6 +117,15 @@ def other_customer(db):
 
 @pytest.fixture
 def staff(db):
+    """An operator holding every API right (bare `is_staff` grants none: see bare_staff)."""
+    from accounts.tests.factories import OPERATOR_RIGHTS, UserFactory
+
+    return UserFactory(is_staff=True, rights=OPERATOR_RIGHTS)
+
+
+@pytest.fixture
+def bare_staff(db):
+    """Staff with no permission at all: may use the admin's login, holds no API right."""
     from accounts.tests.factories import UserFactory
 
     return UserFactory(is_staff=True)

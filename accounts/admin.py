@@ -3,8 +3,11 @@ through `set_account_status` (row lock), API keys through `create_api_key` (hash
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
 
 from accounts import services
 from accounts.models import Account, ApiKey, Asset, User
@@ -48,7 +51,8 @@ class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
         ),
-        # Clearing `locked_until` lifts a login lockout early.
+        # Clearing `locked_until` lifts a user-wide lockout early; the "Lift login lockout"
+        # action also forgets the failures that lock single addresses.
         (
             "Sign-in",
             {"fields": ("failed_login_count", "locked_until", "last_login", "date_joined")},
@@ -63,6 +67,75 @@ class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
             },
         ),
     )
+
+    actions = ["lift_lockout_selected"]
+
+    def has_lift_lockout_permission(self, request):
+        return request.user.has_perm("accounts.change_user")
+
+    @admin.action(description="Lift login lockout of selected users", permissions=["lift_lockout"])
+    def lift_lockout_selected(self, request, queryset):
+        for user in queryset.order_by("pk"):
+            audited(
+                request=request,
+                action="user.lift_lockout",
+                target=user,
+                run=lambda user=user: services.lift_login_lockout(user_id=user.pk),
+            )
+        self.message_user(request, f"Lifted the lockout of {queryset.count()} user(s).")
+
+    # Privileges are granted by superusers only: a staff user who could tick these (for
+    # themselves or for a second account of theirs) could approve their own adjustments.
+    PRIVILEGE_FIELDS = ("is_superuser", "groups", "user_permissions")
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser or obj is None:
+            return readonly
+        readonly += self.PRIVILEGE_FIELDS
+        if obj.pk == request.user.pk:
+            readonly += ("is_staff",)
+        return readonly
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._may_manage(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self._may_manage(request, obj)
+
+    @staticmethod
+    def _may_manage(request, obj) -> bool:
+        """A non-superuser edits (email, password, ...) only users with no more rights than
+        their own: taking over a superuser's or a better-privileged operator's login would be
+        an escalation too. Their own row is always theirs (privilege fields stay read-only)."""
+        if obj is None or request.user.is_superuser or obj.pk == request.user.pk:
+            return True
+        if obj.is_superuser:
+            return False
+        # Read from the tables: `get_all_permissions()` is empty for an inactive user, who
+        # could be reactivated in the same form.
+        held = Permission.objects.filter(Q(user=obj) | Q(group__user=obj)).values_list(
+            "content_type__app_label", "codename"
+        )
+        return {f"{app}.{codename}" for app, codename in held} <= request.user.get_all_permissions()
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(AuditedModelAdmin, DjangoGroupAdmin):
+    """Roles are sets of permissions: only superusers create, change or delete them, or a staff
+    user with `change_group` could add `approve_adjustment` to their own group."""
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
 
 
 class ApiKeyCreateForm(forms.ModelForm):

@@ -3,9 +3,9 @@ from rest_framework import generics, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import selectors, services
+from accounts.authentication import token_pair_for
 from accounts.models import Account, ApiKey
 from accounts.permissions import IsStaffUser
 from accounts.serializers import (
@@ -21,6 +21,7 @@ from accounts.serializers import (
     TokenRequestSerializer,
     UserSerializer,
 )
+from audit.services import client_ip
 from ledgerflow.api import ApiView, parse
 from ledgerflow.schema import IDEMPOTENCY_KEY_HEADER, problem_responses
 from ledgerflow.throttling import ScopedRateThrottle
@@ -102,9 +103,10 @@ class TokenApi(ApiView):
         summary="Obtain a JWT pair",
         description=(
             "Exchanges email and password for an access and a refresh token; anyone may call it. "
-            "Wrong credentials are 401 `authentication_failed`; repeated failures "
-            "(LOGIN_LOCKOUT_THRESHOLD) lock the user for LOGIN_LOCKOUT_SECONDS: then even the "
-            "right password gets 403 `account_locked`."
+            "Wrong credentials are 401 `authentication_failed`. LOGIN_LOCKOUT_THRESHOLD failures "
+            "within LOGIN_LOCKOUT_SECONDS from one client address lock that address out of the "
+            "user, LOGIN_LOCKOUT_USER_THRESHOLD from all addresses lock the user: then even the "
+            "right password gets 403 `account_locked` with `Retry-After`."
         ),
         request=TokenRequestSerializer,
         responses={200: TokenPairSerializer, **problem_responses(400, 401, 403, 429)},
@@ -124,8 +126,10 @@ class TokenApi(ApiView):
     )
     def post(self, request: Request) -> Response:
         data = parse(TokenRequestSerializer, request)
-        user = services.check_login(email=data["email"], password=data["password"])
-        refresh = RefreshToken.for_user(user)
+        user = services.check_login(
+            email=data["email"], password=data["password"], address=client_ip(request) or ""
+        )
+        refresh = token_pair_for(user)
         return Response({"access": str(refresh.access_token), "refresh": str(refresh)})
 
 
@@ -139,9 +143,8 @@ class TokenRefreshApi(ApiView):
     @extend_schema(
         summary="Refresh the access token",
         description=(
-            "Exchanges a refresh token for a new access token; anyone holding one may call it. "
-            "An expired or invalid token, or one of an inactive user, is 401 "
-            "`authentication_failed`."
+            "Exchanges a refresh token for a new access token; anyone holding one may call it. An "
+            "expired or invalid token, or one of an inactive user, is 401 `authentication_failed`."
         ),
         request=TokenRefreshRequestSerializer,
         responses={200: TokenAccessSerializer, **problem_responses(400, 401, 429)},
@@ -286,11 +289,14 @@ class AccountListCreateApi(ApiView, generics.ListAPIView):
 
 
 class AccountDetailApi(ApiView):
+    # Customers' tokens cost no database read here (accounts.authentication).
+    stateless_user = True
+
     @extend_schema(
         summary="An account",
         description=(
-            "One of your accounts with its balances (staff: any account); someone else's is "
-            "404 `not_found`."
+            "One of your accounts with its balances (`accounts.view_account`: any account); "
+            "someone else's is 404 `not_found`."
         ),
         responses={200: AccountSerializer, **problem_responses(401, 404)},
         examples=[OpenApiExample("An account", response_only=True, value=EXAMPLE_ACCOUNT)],

@@ -1,11 +1,15 @@
-"""`Authorization: Api-Key <key>` for servers. Keys are stored as SHA-256; shown once."""
+"""`Authorization: Api-Key <key>` for servers (stored as SHA-256; shown once), and Bearer
+JWTs that cost customers no database read on the hot endpoints."""
 
 import hashlib
 
 from django.utils import timezone
 from rest_framework import authentication, exceptions
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.models import ApiKey
+from accounts.models import ApiKey, User
 
 KEYWORD = "Api-Key"
 
@@ -36,3 +40,47 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return KEYWORD
+
+
+# --- JWT without a database read for customers ----------------------------------------------
+
+STAFF_CLAIM = "stf"  # the user was staff when the token was issued
+
+
+def token_pair_for(user) -> RefreshToken:
+    """A refresh token (its access token inherits the claims) saying whether `user` is staff."""
+    refresh = RefreshToken.for_user(user)
+    refresh[STAFF_CLAIM] = bool(user.is_staff)
+    return refresh
+
+
+class ClaimsJWTAuthentication(JWTAuthentication):
+    """Bearer JWT for the hot endpoints: a token issued to a customer authenticates with no
+    database read — the caller is a `User` built from the token's claims (its id; not staff,
+    so it holds no operator right). Money movements re-check that the user is still active in
+    the statement that locks the accounts (ledger.services.books.lock_books); reads trust the
+    token for its lifetime (JWT_ACCESS_MINUTES). Staff tokens, and tokens without the claim,
+    load the user row as usual: rights and flags always come from the database.
+
+    Only views whose code needs nothing of the user but its id and rights ask for it (a
+    `stateless_user = True` attribute); on every other view the user row is read as usual.
+    """
+
+    stateless = False
+
+    def authenticate(self, request):
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        self.stateless = getattr(view, "stateless_user", False)  # one instance per request
+        return super().authenticate(request)
+
+    def get_user(self, validated_token):
+        if not self.stateless or validated_token.get(STAFF_CLAIM) is not False:
+            return super().get_user(validated_token)
+        try:
+            user_id = int(validated_token[jwt_settings.USER_ID_CLAIM])
+        except (KeyError, TypeError, ValueError):
+            raise exceptions.AuthenticationFailed("Token contained no recognizable user.") from None
+        user = User(pk=user_id, is_staff=False, is_superuser=False, is_active=True)
+        user._state.adding = False
+        user.from_claims = True  # tells the money path to re-check `is_active`
+        return user

@@ -1,19 +1,42 @@
 """Row-lock helpers.
 
-Lock order everywhere: idempotency record -> Order -> Transaction -> Account (ascending pk).
+Lock order everywhere: Order -> Transaction -> Account (ascending pk) -> User (risk rules);
+an idempotency record is written last, with the effect (ledger/idempotency.py).
 """
 
 from collections.abc import Iterable
+from typing import Any
 
-from accounts.models import Account
+from django.db.models import Q
+
+from accounts.models import Account, User
 
 
-def lock_accounts(ids: Iterable[int]) -> dict[int, Account]:
-    """Lock the accounts in primary-key order (no deadlocks between movements) and return them."""
+def lock_accounts(
+    ids: Iterable[int] = (),
+    *,
+    public_ids: Iterable[str] = (),
+    annotations: dict[str, Any] | None = None,
+) -> dict[int, Account]:
+    """Lock the accounts named by primary key or public id, in primary-key order (no
+    deadlocks between movements), and return them by pk — one statement.
+
+    `annotations` ride along as extra columns of that statement (the ledger reads its
+    configuration version this way, for free).
+    """
+    ids, public_ids = set(ids), set(public_ids)
+    match = Q(pk__in=ids) | Q(public_id__in=public_ids) if public_ids else Q(pk__in=ids)
     rows = (
-        Account.objects.filter(pk__in=set(ids))
+        Account.objects.filter(match)
         .select_related("asset")
         .order_by("pk")
         .select_for_update(of=("self",))
     )
+    if annotations:
+        rows = rows.annotate(**annotations)
     return {row.pk: row for row in rows}
+
+
+def lock_user(user_id: int) -> User | None:
+    """Lock one user's row (login lockout counts; per-user risk rules), or None if gone."""
+    return User.objects.select_for_update().filter(pk=user_id).first()

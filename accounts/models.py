@@ -4,9 +4,12 @@ import secrets
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+
+from ledgerflow.fields import validate_metadata
 
 
 class UserManager(BaseUserManager):
@@ -46,6 +49,27 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+
+class LoginFailure(models.Model):
+    """One wrong password for `user` from client `address` (the throttles' client address).
+
+    Counted under the user's row lock: LOGIN_LOCKOUT_THRESHOLD of them from one address within
+    LOGIN_LOCKOUT_SECONDS lock that address out of that user; LOGIN_LOCKOUT_USER_THRESHOLD from
+    all addresses lock the user (`User.locked_until`). A login from an address clears that
+    address's earlier failures; rows older than the window are deleted as new ones arrive.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="login_failures")
+    # "" when the address is unknown (no REMOTE_ADDR): such callers share one bucket.
+    address = models.CharField(max_length=45, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "address", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.address or '?'} {self.created_at:%Y-%m-%d %H:%M:%S}"
 
 
 def _key_prefix() -> str:
@@ -137,7 +161,9 @@ class Account(models.Model):
     system_code = models.CharField(  # noqa: DJ001 - NULL for customer accounts (partial unique)
         max_length=20, choices=System.choices, null=True, blank=True
     )
-    metadata = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(
+        default=dict, blank=True, encoder=DjangoJSONEncoder, validators=[validate_metadata]
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

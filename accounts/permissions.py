@@ -1,20 +1,24 @@
+"""The operator rights of the API (ledgerflow.permissions checks them), one constant each.
+
+Staff users and their API keys need the right of each money endpoint, the same permission the
+admin checks; customers need none to act on what they own.
+"""
+
 from rest_framework.permissions import BasePermission
 
-from accounts.models import ApiKey
-
-
-def is_operator(request) -> bool:
-    """Staff users, and servers calling with an API key, act as operators."""
-    return bool(request.user and request.user.is_authenticated) and (
-        request.user.is_staff or isinstance(request.auth, ApiKey)
-    )
-
-
-class IsOperator(BasePermission):
-    message = "Only staff or an API key may do this."
-
-    def has_permission(self, request, view) -> bool:
-        return is_operator(request)
+# Operator rights. Custom ones are in ledger.models.Transaction.Meta; the rest are Django's
+# model permissions. (webhooks.view_event, every event, lives in webhooks: it imports no app.)
+DEPOSIT = "ledger.deposit"  # POST /deposits: money in from the world account, to any account
+WITHDRAW_ANY = "ledger.withdraw_any"  # POST /withdrawals from an account the caller doesn't own
+TRANSFER_ANY = "ledger.transfer_any"  # move money out of, or settle holds of, any account
+POST_JOURNAL = "ledger.post_journal"  # POST /transactions: a general journal
+REVERSE = "ledger.reverse_transaction"  # POST /transactions/{id}/reverse
+REVIEW_HOLD = "ledger.review_hold"  # approve / decline a transfer held for risk review
+MANAGE_ORDERS = "orders.change_order"  # complete, fail or cancel any order
+# Read rights (auditors): see every row of the kind, with every entry's balance_after.
+VIEW_ACCOUNTS = "accounts.view_account"
+VIEW_TRANSACTIONS = "ledger.view_transaction"
+VIEW_ORDERS = "orders.view_order"
 
 
 class IsStaffUser(BasePermission):

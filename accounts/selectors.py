@@ -3,7 +3,9 @@
 from django.db.models import QuerySet
 
 from accounts.models import Account, ApiKey, User
+from accounts.permissions import VIEW_ACCOUNTS
 from ledgerflow.errors import NotFound
+from ledgerflow.permissions import has_right
 
 
 def accounts_of(actor: User) -> QuerySet[Account]:
@@ -22,10 +24,11 @@ def api_key_for(actor: User, key_id: int) -> ApiKey:
     return api_key
 
 
-def account_for(actor: User, public_id: str) -> Account:
-    """The caller's account (staff: any account), or NotFound."""
+def account_for(actor: User, public_id: str, *, right: str = VIEW_ACCOUNTS) -> Account:
+    """The caller's account, or any account when the caller holds `right` (reading: view any
+    account; moving money: that endpoint's right); NotFound otherwise, never 403."""
     qs = Account.objects.select_related("asset", "owner")
-    if not actor.is_staff:
+    if not has_right(actor, right):
         qs = qs.filter(owner=actor)
     account = qs.filter(public_id=public_id).first()
     if account is None:

@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Account, ApiKey
+from ledgerflow.fields import MetadataField
 from ledgerflow.money import to_major
 
 _TEXT = {"required": False, "allow_blank": True, "default": ""}
@@ -61,7 +62,7 @@ class AccountSerializer(serializers.ModelSerializer):
 class AccountCreateSerializer(serializers.Serializer):
     asset = serializers.CharField(help_text="Asset code: USD, EUR, GBP, JPY, USDC, …")
     name = serializers.CharField(max_length=200, **_TEXT)
-    metadata = serializers.DictField(required=False, default=dict)
+    metadata = MetadataField()
 
 
 class UserSerializer(serializers.ModelSerializer):

@@ -9,7 +9,6 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
@@ -17,8 +16,9 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.authentication import hash_key
 from accounts.errors import AccountLocked, AuthenticationFailed, UnknownAsset
-from accounts.locks import lock_accounts
-from accounts.models import Account, ApiKey, Asset, User
+from accounts.locks import lock_accounts, lock_user
+from accounts.models import Account, ApiKey, Asset, LoginFailure, User
+from ledgerflow.db import retry_on_contention
 from ledgerflow.errors import InvalidState, NotFound, PermissionDenied, ValidationFailed
 from webhooks.services import record_event
 
@@ -50,31 +50,85 @@ def register_user(*, email: str, password: str, telegram_id: str | None = None) 
         ) from None
 
 
-def check_login(*, email: str, password: str) -> User:
-    """Authenticate with lockout. Raises AccountLocked or AuthenticationFailed.
+def check_login(*, email: str, password: str, address: str = "") -> User:
+    """Authenticate with lockout per (user, client address) and per user.
 
-    Failures are counted with an atomic UPDATE so concurrent guesses cannot slip past the limit.
+    The slow password hash runs first, outside any lock; then the lockout is checked and the
+    outcome recorded under the user's row lock, so concurrent guesses are counted exactly, no
+    guess is let through past the limit, and a right password in flight neither lifts a lock
+    set meanwhile nor wipes failures recorded while it was hashing. `address` is the client
+    address as the throttles see it. Raises AccountLocked or AuthenticationFailed.
     """
-    now = timezone.now()
-    user = User.objects.filter(email=(email or "").strip().lower()).first()
-    if user is not None and user.locked_until and user.locked_until > now:
-        retry_after = int((user.locked_until - now).total_seconds()) + 1
-        raise AccountLocked("Too many failed logins; try again later.", retry_after=retry_after)
-    authenticated = authenticate(email=email.strip().lower(), password=password)
+    email = (email or "").strip().lower()
+    started = timezone.now()
+    authenticated = authenticate(email=email, password=password)
     if authenticated is not None:
-        User.objects.filter(pk=authenticated.pk).update(
-            failed_login_count=0, locked_until=None, last_login=now
+        user_id = authenticated.pk
+    else:
+        user_id = User.objects.filter(email=email).values_list("pk", flat=True).first()
+    if user_id is not None:
+        user = _record_login(
+            user_id=user_id,
+            address=(address or "")[:45],
+            started=started,
+            succeeded=authenticated is not None,
         )
-        return authenticated
-    if user is not None:
-        User.objects.filter(pk=user.pk).update(failed_login_count=F("failed_login_count") + 1)
-        user.refresh_from_db(fields=["failed_login_count"])
-        if user.failed_login_count >= settings.LOGIN_LOCKOUT_THRESHOLD:
-            User.objects.filter(pk=user.pk).update(
-                failed_login_count=0,
-                locked_until=now + timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS),
-            )
+        if user is not None:
+            return user
+    # Raised after the failure committed (raising inside the atomic block would roll it back).
     raise AuthenticationFailed("No active account with these credentials.")
+
+
+@retry_on_contention
+@transaction.atomic
+def _record_login(*, user_id: int, address: str, started, succeeded: bool) -> User | None:
+    """Under the user's row lock: refuse if locked, else record the outcome. Returns the user
+    on success, None for a counted failure."""
+    user = lock_user(user_id)
+    if user is None:  # deleted while the password was being checked
+        return None
+    now = timezone.now()
+    window = timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
+    if user.locked_until and user.locked_until > now:
+        raise AccountLocked(
+            "Too many failed logins; try again later.",
+            retry_after=int((user.locked_until - now).total_seconds()) + 1,
+        )
+    threshold = settings.LOGIN_LOCKOUT_THRESHOLD
+    recent = LoginFailure.objects.filter(user=user, address=address, created_at__gt=now - window)
+    # The lock lasts until the threshold-th latest failure leaves the window (failures while
+    # locked are not recorded, so it is not extended).
+    latest = list(recent.order_by("-created_at").values_list("created_at", flat=True)[:threshold])
+    if len(latest) >= threshold:
+        raise AccountLocked(
+            "Too many failed logins from this address; try again later.",
+            retry_after=int((latest[-1] + window - now).total_seconds()) + 1,
+        )
+    failures = LoginFailure.objects.filter(user=user)
+    if succeeded:
+        # Only failures from before this attempt began: those recorded while its password was
+        # being checked are someone else's guesses racing it and stay counted.
+        failures.filter(address=address, created_at__lt=started).delete()
+        user.last_login = now
+        user.locked_until = None
+        user.failed_login_count = failures.filter(created_at__gt=now - window).count()
+        user.save(update_fields=["last_login", "locked_until", "failed_login_count"])
+        return user
+    LoginFailure.objects.create(user=user, address=address, created_at=now)
+    failures.filter(created_at__lte=now - window).delete()  # keeps the table bounded
+    user.failed_login_count = failures.count()
+    if user.failed_login_count >= settings.LOGIN_LOCKOUT_USER_THRESHOLD:
+        user.locked_until = now + window
+    user.save(update_fields=["failed_login_count", "locked_until"])
+    return None
+
+
+def lift_login_lockout(*, user_id: int) -> None:
+    """Operator override: forget the user's failed logins, so no address or lock remains."""
+    with transaction.atomic():
+        if lock_user(user_id) is not None:
+            LoginFailure.objects.filter(user_id=user_id).delete()
+            User.objects.filter(pk=user_id).update(failed_login_count=0, locked_until=None)
 
 
 def refresh_access(*, refresh: str) -> str:

@@ -320,6 +320,8 @@ class BalanceMonitorAdmin(AuditedModelAdmin):
 
 @admin.register(IdempotencyKey)
 class IdempotencyKeyAdmin(BigTableAdmin):
+    # Status, principal, path and times only: stored bodies and the fingerprint stay hidden.
+    fields = ("principal", "key", "method", "path", "response_status", "created_at", "expires_at")
     list_display = ("principal", "key", "method", "path", "response_status", "created_at")
     list_filter = ("method", "response_status")
     search_fields = ("=principal", "=key")

@@ -4,7 +4,14 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.permissions import IsOperator, IsStaffUser, is_operator
+from accounts.permissions import (
+    DEPOSIT,
+    POST_JOURNAL,
+    REVERSE,
+    REVIEW_HOLD,
+    TRANSFER_ANY,
+    WITHDRAW_ANY,
+)
 from accounts.selectors import account_by_public_id, account_for
 from ledger import selectors, services
 from ledger.filters import TransactionFilter
@@ -26,6 +33,7 @@ from ledger.serializers import (
 from ledgerflow.api import ApiView, parse
 from ledgerflow.errors import DomainError, PermissionDenied, ValidationFailed
 from ledgerflow.pagination import NewestFirstCursorPagination
+from ledgerflow.permissions import has_right, requires
 from ledgerflow.problems import field_errors
 from ledgerflow.schema import IDEMPOTENCY_KEY_HEADER, problem_responses
 
@@ -94,19 +102,26 @@ EXAMPLE_STATEMENT_ENTRY = {
 }
 
 
-def _created(txn) -> Response:
+def _transaction_body(request: Request, txn) -> dict:
+    """A transaction as this caller may see it (balances only of accounts it may view)."""
+    return TransactionSerializer(
+        txn, context={"shown_to": selectors.entry_scope(request.user)}
+    ).data
+
+
+def _created(request: Request, txn) -> Response:
     """201, or 202 when a risk rule sent the movement to the operators' review queue."""
     code = status.HTTP_202_ACCEPTED if txn.hold_reason == "review" else status.HTTP_201_CREATED
-    return Response(TransactionSerializer(txn).data, status=code)
+    return Response(_transaction_body(request, txn), status=code)
 
 
 def _transfer_item(request: Request, raw: object) -> services.TransferItem:
+    """A transfer as the client named it: the service resolves and scopes the public ids in
+    the statement that locks the accounts (someone else's source is 404 there)."""
     data = parse(TransferCreateSerializer, request, data=raw)
-    source = account_for(request.user, data["from_account"])  # 404 unless yours (staff: any)
-    target = account_by_public_id(data["to_account"])
     return services.TransferItem(
-        from_account_id=source.pk,
-        to_account_id=target.pk,
+        from_account=data["from_account"],
+        to_account=data["to_account"],
         amount=data["amount"],
         reference=data["reference"],
         category=data["category"],
@@ -117,25 +132,31 @@ def _transfer_item(request: Request, raw: object) -> services.TransferItem:
 
 
 def _settleable_hold(request: Request, transaction_id: str):
-    """A pending transaction the caller may post or void: operators any; the payer its own,
-    except holds under risk review, which only operators decide."""
-    txn = selectors.transaction_for(request.user, transaction_id)
-    if is_operator(request):
-        return txn
+    """A pending transaction the caller may post or void: a hold under risk review only with
+    the review right; any other hold by the payer, or with the right to move any money."""
+    user = request.user
+    txn = selectors.transaction_for(user, transaction_id, rights=(REVIEW_HOLD, TRANSFER_ANY))
     if txn.hold_reason == "review":
-        raise PermissionDenied("Only an operator can approve or decline a transfer under review.")
-    if txn.hold_from_id is None or txn.hold_from.owner_id != request.user.pk:
+        if not has_right(user, REVIEW_HOLD):
+            raise PermissionDenied(f"Deciding a transfer under review needs {REVIEW_HOLD}.")
+        return txn
+    if has_right(user, TRANSFER_ANY):
+        return txn
+    if txn.hold_from_id is None or txn.hold_from.owner_id != user.pk:
         raise PermissionDenied("Only the paying account's owner can settle this hold.")
     return txn
 
 
 class BalanceApi(ApiView):
+    # Customers' tokens cost no database read here (accounts.authentication).
+    stateless_user = True
+
     @extend_schema(
         summary="Balance now, at a past instant (`at`) or at an account version (`version`)",
         description=(
-            "Balances of one of your accounts (staff: any) now, at a past instant `at`, or as "
-            "of its entry `version`. Someone else's account is 404 `not_found`; giving both "
-            "`at` and `version` is 400 `validation_error`."
+            "Balances of one of your accounts (`accounts.view_account`: any) now, at a past "
+            "instant `at`, or as of its entry `version`. Someone else's account is 404 "
+            "`not_found`; giving both `at` and `version` is 400 `validation_error`."
         ),
         parameters=[BalanceQuerySerializer],
         responses={200: BalanceSerializer, **problem_responses(400, 401, 404, 422)},
@@ -153,6 +174,8 @@ class StatementPagination(NewestFirstCursorPagination):
 
 
 class EntryListApi(ApiView, generics.ListAPIView):
+    # Customers' tokens cost no database read here (accounts.authentication).
+    stateless_user = True
     serializer_class = StatementEntrySerializer
     pagination_class = StatementPagination
     filter_backends: list = []
@@ -173,8 +196,8 @@ class EntryListApi(ApiView, generics.ListAPIView):
     @extend_schema(
         summary="Account statement, newest first",
         description=(
-            "Posted entries of one of your accounts (staff: any) with the running "
-            "`balance_after`, cursor-paginated, optionally within [`created_after`, "
+            "Posted entries of one of your accounts (`accounts.view_account`: any) with the "
+            "running `balance_after`, cursor-paginated, optionally within [`created_after`, "
             "`created_before`). Someone else's account is 404 `not_found`."
         ),
         parameters=[EntryQuerySerializer],
@@ -188,13 +211,16 @@ class EntryListApi(ApiView, generics.ListAPIView):
 
 
 class TransferCreateApi(ApiView):
+    # Customers' tokens cost no database read here (accounts.authentication).
+    stateless_user = True
+
     @extend_schema(
         summary="Transfer between two accounts of one asset",
         description=(
-            "Moves `amount` from `from_account` (yours; staff: any) to `to_account` of the same "
-            "asset, at once or, with `pending: true`, as a hold to post or void later. Too little "
-            "available is 409 `insufficient_funds`, another asset 422 `asset_mismatch`; a risk "
-            "rule may hold it for operator review (202)."
+            "Moves `amount` from `from_account` (yours; `ledger.transfer_any`: any) to "
+            "`to_account` of the same asset, at once or, with `pending: true`, as a hold to post "
+            "or void later. Too little available is 409 `insufficient_funds`, another asset 422 "
+            "`asset_mismatch`; a risk rule may hold it for operator review (202)."
         ),
         request=TransferCreateSerializer,
         responses={
@@ -210,16 +236,20 @@ class TransferCreateApi(ApiView):
     )
     def post(self, request: Request) -> Response:
         item = _transfer_item(request, request.data)
-        return _created(services.post_batch(actor=request.user, items=[item])[0])
+        return _created(request, services.post_batch(actor=request.user, items=[item])[0])
 
 
 class TransferBatchCreateApi(ApiView):
+    # Customers' tokens cost no database read here (accounts.authentication).
+    stateless_user = True
+
     @extend_schema(
         summary="Apply up to 1,000 transfers all-or-nothing",
         description=(
-            "Each `from_account` must be yours (staff: any). One database transaction locks "
-            "every touched account once. If any item fails, nothing applies and the problem "
-            "names the item's `index` and its `code`. One Idempotency-Key covers the whole batch."
+            "Each `from_account` must be yours (`ledger.transfer_any`: any). One database "
+            "transaction locks every touched account once. If any item fails, nothing applies and "
+            "the problem names the item's `index` and its `code`. One Idempotency-Key covers the "
+            "whole batch."
         ),
         request=BatchCreateSerializer,
         responses={201: BatchResultSerializer, **problem_responses(400, 401, 404, 409, 422)},
@@ -274,18 +304,18 @@ class TransferBatchCreateApi(ApiView):
                 exc.extra["index"] = index
                 raise
         txns = services.post_batch(actor=request.user, items=items)
-        body = {"transactions": TransactionSerializer(txns, many=True).data}
+        body = {"transactions": [_transaction_body(request, txn) for txn in txns]}
         return Response(body, status=status.HTTP_201_CREATED)
 
 
 class DepositCreateApi(ApiView):
-    permission_classes = [IsOperator]
+    permission_classes = [requires(DEPOSIT)]
 
     @extend_schema(
-        summary="Deposit: money in from the asset's world account (staff or API key)",
+        summary="Deposit: money in from the asset's world account (ledger.deposit)",
         description=(
-            "Credits `amount` to any account from its asset's world account; staff or API key "
-            "only (others: 403 `permission_denied`). A frozen or closed account is 409 "
+            "Credits `amount` to any account from its asset's world account; needs "
+            "`ledger.deposit` (others: 403 `permission_denied`). A frozen or closed account is 409 "
             "`account_inactive`."
         ),
         request=AccountMovementCreateSerializer,
@@ -329,6 +359,7 @@ class DepositCreateApi(ApiView):
         data = parse(AccountMovementCreateSerializer, request)
         account = account_by_public_id(data["account"])
         return _created(
+            request,
             services.post_deposit(
                 actor=request.user,
                 account_id=account.pk,
@@ -336,17 +367,17 @@ class DepositCreateApi(ApiView):
                 reference=data["reference"],
                 category=data["category"],
                 metadata=data["metadata"],
-            )
+            ),
         )
 
 
 class WithdrawalCreateApi(ApiView):
     @extend_schema(
-        summary="Withdrawal: money out to the asset's world account (staff, API key or owner)",
+        summary="Withdrawal: money out to the asset's world account (owner or ledger.withdraw_any)",
         description=(
-            "Debits `amount` from an account to its asset's world account: staff and API keys "
-            "any account, a customer only its own (others' are 404). Too little available is "
-            "409 `insufficient_funds`; a risk rule may hold it for operator review (202)."
+            "Debits `amount` from an account to its asset's world account: `ledger.withdraw_any` "
+            "any account, anyone else only its own (others' are 404). Too little available is 409 "
+            "`insufficient_funds`; a risk rule may hold it for operator review (202)."
         ),
         request=AccountMovementCreateSerializer,
         responses={
@@ -392,11 +423,9 @@ class WithdrawalCreateApi(ApiView):
     def post(self, request: Request) -> Response:
         # 202 (not 201) when a risk rule holds the withdrawal for operator review.
         data = parse(AccountMovementCreateSerializer, request)
-        if is_operator(request):
-            account = account_by_public_id(data["account"])
-        else:
-            account = account_for(request.user, data["account"])
+        account = account_for(request.user, data["account"], right=WITHDRAW_ANY)
         return _created(
+            request,
             services.post_withdrawal(
                 actor=request.user,
                 account_id=account.pk,
@@ -404,18 +433,20 @@ class WithdrawalCreateApi(ApiView):
                 reference=data["reference"],
                 category=data["category"],
                 metadata=data["metadata"],
-            )
+            ),
         )
 
 
 class TransactionListCreateApi(ApiView, generics.ListAPIView):
+    # Customers' tokens cost no database read here (accounts.authentication).
+    stateless_user = True
     serializer_class = TransactionSerializer
     filterset_class = TransactionFilter
     queryset = Transaction.objects.none()  # names the model for the schema; rows: selectors
 
     def get_permissions(self):
         if self.request.method == "POST":
-            return [IsOperator()]
+            return [requires(POST_JOURNAL)()]
         return super().get_permissions()
 
     def get_queryset(self):
@@ -425,6 +456,14 @@ class TransactionListCreateApi(ApiView, generics.ListAPIView):
         if account_id:
             account_for(self.request.user, account_id)  # someone else's account -> 404
         return selectors.transactions_visible_to(self.request.user)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "shown_to": self._shown_to()}
+
+    def _shown_to(self):
+        if getattr(self, "swagger_fake_view", False):
+            return 0
+        return selectors.entry_scope(self.request.user)
 
     @extend_schema(
         summary="List transactions you can see, newest first",
@@ -439,11 +478,11 @@ class TransactionListCreateApi(ApiView, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
-        summary="Post a general journal (staff or API key)",
+        summary="Post a general journal (ledger.post_journal)",
         description=(
-            "Any number of signed entries on any accounts that sum to zero per asset; staff or "
-            "API key only (others: 403). Unbalanced entries are 422 `validation_error`; an "
-            "account left below zero is 409 `insufficient_funds`."
+            "Any number of signed entries on any accounts that sum to zero per asset; needs "
+            "`ledger.post_journal` (others: 403). Unbalanced entries are 422 `validation_error`; "
+            "an account left below zero is 409 `insufficient_funds`."
         ),
         request=JournalCreateSerializer,
         responses={201: TransactionSerializer, **problem_responses(400, 401, 403, 404, 409, 422)},
@@ -501,41 +540,44 @@ class TransactionListCreateApi(ApiView, generics.ListAPIView):
             (account_by_public_id(line["account"]).pk, line["amount"]) for line in data["entries"]
         ]
         return _created(
+            request,
             services.post_journal(
                 actor=request.user,
                 entries=entries,
                 reference=data["reference"],
                 category=data["category"],
                 metadata=data["metadata"],
-            )
+            ),
         )
 
 
 class TransactionDetailApi(ApiView):
+    # Customers' tokens cost no database read here (accounts.authentication).
+    stateless_user = True
+
     @extend_schema(
         summary="A transaction with its entries",
         description=(
-            "One transaction touching your accounts (staff: any), with its entries; any other "
-            "is 404 `not_found`."
+            "One transaction touching your accounts (`ledger.view_transaction`: any), with its "
+            "entries; any other is 404 `not_found`."
         ),
         responses={200: TransactionSerializer, **problem_responses(401, 404)},
         examples=[OpenApiExample("A transfer", response_only=True, value=EXAMPLE_TRANSACTION)],
     )
     def get(self, request: Request, transaction_id: str) -> Response:
-        return Response(
-            TransactionSerializer(selectors.transaction_for(request.user, transaction_id)).data
-        )
+        txn = selectors.transaction_for(request.user, transaction_id)
+        return Response(_transaction_body(request, txn))
 
 
 class TransactionReverseApi(ApiView):
-    permission_classes = [IsStaffUser]
+    permission_classes = [requires(REVERSE)]
 
     @extend_schema(
         summary="Reverse a posted transaction (staff); once only",
         description=(
-            "Staff only (others: 403). Posts and answers a new `reversal` transaction mirroring "
-            "the original's entries. A transaction not posted, already reversed, or itself a "
-            "reversal is 409 `invalid_state`."
+            "Needs `ledger.reverse_transaction` (others: 403). Posts and answers a new `reversal` "
+            "transaction mirroring the original's entries. A transaction not posted, already "
+            "reversed, or itself a reversal is 409 `invalid_state`."
         ),
         request=ReverseRequestSerializer,
         responses={200: TransactionSerializer, **problem_responses(401, 403, 404, 409)},
@@ -573,19 +615,19 @@ class TransactionReverseApi(ApiView):
     )
     def post(self, request: Request, transaction_id: str) -> Response:
         data = parse(ReverseRequestSerializer, request)
-        txn = selectors.transaction_for(request.user, transaction_id)
+        txn = selectors.transaction_for(request.user, transaction_id, rights=(REVERSE,))
         reversal = services.reverse_transaction(
             actor=request.user, transaction_id=txn.pk, reason=data["reason"]
         )
-        return Response(TransactionSerializer(reversal).data)
+        return Response(_transaction_body(request, reversal))
 
 
 class TransactionPostApi(ApiView):
     @extend_schema(
         summary="Post a pending transfer, fully or partly; the rest is released",
         description=(
-            "Operators, or the paying account's owner (not for transfers under risk review, "
-            "which operators approve here). A hold can be posted or voided once: then 409 "
+            "Operators, or the paying account's owner (not for transfers under risk review, which "
+            "operators approve here). A hold can be posted or voided once: then 409 "
             "`invalid_state`; more than is held is 422 `validation_error`."
         ),
         request=PostPendingSerializer,
@@ -624,7 +666,7 @@ class TransactionPostApi(ApiView):
         posted = services.post_pending(
             actor=request.user, transaction_id=txn.pk, amount=data.get("amount")
         )
-        return Response(TransactionSerializer(posted).data)
+        return Response(_transaction_body(request, posted))
 
 
 class TransactionVoidApi(ApiView):
@@ -632,8 +674,8 @@ class TransactionVoidApi(ApiView):
         summary="Void a pending transfer, releasing everything it holds",
         description=(
             "Moves no money. Operators, or the paying account's owner (not for transfers under "
-            "risk review, which operators decline here: 403 otherwise). A hold already posted "
-            "or voided is 409 `invalid_state`."
+            "risk review, which operators decline here: 403 otherwise). A hold already posted or "
+            "voided is 409 `invalid_state`."
         ),
         request=None,
         responses={200: TransactionSerializer, **problem_responses(401, 403, 404, 409)},
@@ -645,4 +687,4 @@ class TransactionVoidApi(ApiView):
     def post(self, request: Request, transaction_id: str) -> Response:
         txn = _settleable_hold(request, transaction_id)
         voided = services.void_pending(actor=request.user, transaction_id=txn.pk)
-        return Response(TransactionSerializer(voided).data)
+        return Response(_transaction_body(request, voided))

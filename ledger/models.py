@@ -78,7 +78,14 @@ class Transaction(models.Model):
                 name="ledger_txn_pending_expiry_idx",
             ),
         ]
-        permissions = [("reverse_transaction", "Can reverse a posted transaction")]
+        # The API's operator rights (accounts.permissions); the admin checks the same ones.
+        permissions = [
+            ("reverse_transaction", "Can reverse a posted transaction"),
+            ("deposit", "Can deposit into any account"),
+            ("withdraw_any", "Can withdraw from any account"),
+            ("transfer_any", "Can move money out of any account and settle its holds"),
+            ("post_journal", "Can post a general journal"),
+        ]
 
     def __str__(self) -> str:
         return self.public_id
@@ -206,6 +213,16 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.principal}:{self.key}"
+
+
+class ConfigVersion(models.Model):
+    """One row (pk 1): a version that database triggers replace, with a value never used
+    before, whenever configuration a money movement reads changes (see ledger/config.py)."""
+
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"config version {self.version}"
 
 
 from ledger.adjustment_models import AdjustmentRequest, HoldUnderReview  # noqa: E402,F401

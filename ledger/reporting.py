@@ -150,6 +150,9 @@ def summary_of(account: Account, *, since: datetime | None, until: datetime | No
 
 # A worker that died mid-export leaves it `running`; after this long another run may take over.
 EXPORT_LEASE = timedelta(hours=1)
+# A pending export older than this has lost its message (requeue_exports sends it again).
+EXPORT_REQUEUE_GRACE = timedelta(minutes=5)
+EXPORT_REQUEUE_BATCH = 1000
 CSV_CHUNK = 2000
 # Cells a spreadsheet would evaluate as a formula (CSV injection, OWASP).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -175,8 +178,40 @@ def request_export(
         export = Export.objects.create(
             owner=actor, kind=kind, account=account, period_from=since, period_to=until
         )
-        transaction.on_commit(lambda: run_export.delay(export.pk))
+        # robust: a broker outage must not turn a committed request into a 500; the export
+        # stays pending and requeue_exports sends it later.
+        transaction.on_commit(lambda: run_export.delay(export.pk), robust=True)
     return export
+
+
+def requeue_exports(*, grace: timedelta = EXPORT_REQUEUE_GRACE) -> int:
+    """Re-enqueue exports whose message was lost (beat task `requeue_exports`).
+
+    Lost: pending for longer than `grace` (the broker dropped or never took the message), or
+    running past EXPORT_LEASE (the worker died). Safe to run twice and beside live workers:
+    build_export claims an export atomically, so a message for one already claimed or
+    finished is a no-op. Returns how many were re-enqueued (at most EXPORT_REQUEUE_BATCH).
+    """
+    from ledger.tasks import run_export  # tasks import this module
+
+    now = timezone.now()
+    lost = Q(status=Export.Status.PENDING, created_at__lt=now - grace) | Q(
+        status=Export.Status.RUNNING, started_at__lt=now - EXPORT_LEASE
+    )
+    ids = list(
+        Export.objects.filter(lost)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:EXPORT_REQUEUE_BATCH]
+    )
+    if ids:
+        logger.warning("re-enqueuing %d lost export(s)", len(ids))
+
+        def enqueue() -> None:
+            for export_id in ids:
+                run_export.delay(export_id)
+
+        transaction.on_commit(enqueue, robust=True)  # broker still down: the next sweep retries
+    return len(ids)
 
 
 def export_for(actor: User, public_id: str) -> Export:

@@ -5,14 +5,18 @@ from typing import Any
 from ledger.models import Entry, Transaction
 from ledgerflow.money import to_major
 
+# `shown_to`: None renders every entry whole (staff who may see any account, the audit log,
+# stored events); an owner's user id renders `balance_after` and `version` only on that
+# owner's entries, so a payee never learns the payer's balance.
+ALL = None
 
-def entry_data(entry: Entry, exponent: int) -> dict[str, Any]:
-    return {
-        "account": entry.account.public_id,
-        "amount": to_major(entry.amount, exponent),
-        "balance_after": to_major(entry.balance_after, exponent),
-        "version": entry.account_version,
-    }
+
+def entry_data(entry: Entry, exponent: int, shown_to: int | None = ALL) -> dict[str, Any]:
+    data = {"account": entry.account.public_id, "amount": to_major(entry.amount, exponent)}
+    if shown_to is ALL or entry.account.owner_id == shown_to:
+        data["balance_after"] = to_major(entry.balance_after, exponent)
+        data["version"] = entry.account_version
+    return data
 
 
 def transaction_entries(txn: Transaction) -> list[Entry]:
@@ -22,7 +26,7 @@ def transaction_entries(txn: Transaction) -> list[Entry]:
     return entries
 
 
-def transaction_data(txn: Transaction) -> dict[str, Any]:
+def transaction_data(txn: Transaction, shown_to: int | None = ALL) -> dict[str, Any]:
     exponent = txn.asset.exponent
     # Entries of a multi-asset journal use their own asset's exponent.
     exponents = {txn.asset_id: exponent}
@@ -30,7 +34,7 @@ def transaction_data(txn: Transaction) -> dict[str, Any]:
     for entry in transaction_entries(txn):
         if entry.asset_id not in exponents:
             exponents[entry.asset_id] = entry.account.asset.exponent
-        entries.append(entry_data(entry, exponents[entry.asset_id]))
+        entries.append(entry_data(entry, exponents[entry.asset_id], shown_to))
     return {
         "id": txn.public_id,
         "kind": txn.kind,

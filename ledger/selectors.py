@@ -7,8 +7,11 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Account, User
+from accounts.permissions import VIEW_ACCOUNTS, VIEW_TRANSACTIONS
 from ledger.models import Entry, Transaction
+from ledger.representations import ALL
 from ledgerflow.errors import NotFound, ValidationFailed
+from ledgerflow.permissions import has_right
 
 
 @dataclass(frozen=True)
@@ -74,19 +77,30 @@ def entries_of(account: Account) -> QuerySet[Entry]:
     return Entry.objects.filter(account=account).select_related("transaction", "account")
 
 
-def transactions_visible_to(actor: User) -> QuerySet[Transaction]:
+def entry_scope(actor: User) -> int | None:
+    """Whose entries show `balance_after` to `actor` (representations.transaction_data):
+    every account's for staff who may view any account, else only the actor's own."""
+    return ALL if has_right(actor, VIEW_ACCOUNTS) else actor.pk
+
+
+def transactions_visible_to(
+    actor: User, *, rights: tuple[str, ...] = (VIEW_TRANSACTIONS,)
+) -> QuerySet[Transaction]:
+    """Transactions touching the actor's accounts, or all if it holds any of `rights`."""
     qs = Transaction.objects.select_related("asset", "reverses").prefetch_related(
         "entries__account__asset"
     )
-    if actor.is_staff:
+    if any(has_right(actor, right) for right in rights):
         return qs
     own_entries = Entry.objects.filter(account__owner=actor).values("transaction_id")
     # Holds have no entries until posted: their accounts make them visible.
     return qs.filter(Q(pk__in=own_entries) | Q(hold_from__owner=actor) | Q(hold_to__owner=actor))
 
 
-def transaction_for(actor: User, public_id: str) -> Transaction:
-    txn = transactions_visible_to(actor).filter(public_id=public_id).first()
+def transaction_for(
+    actor: User, public_id: str, *, rights: tuple[str, ...] = (VIEW_TRANSACTIONS,)
+) -> Transaction:
+    txn = transactions_visible_to(actor, rights=rights).filter(public_id=public_id).first()
     if txn is None:
         raise NotFound(f"No transaction {public_id!r}.")
     return txn

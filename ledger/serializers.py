@@ -3,14 +3,21 @@ from rest_framework import serializers
 
 from ledger.models import Entry, Transaction
 from ledger.representations import transaction_data
+from ledgerflow.fields import MetadataField
 from ledgerflow.money import AmountField, to_major
 
 
 class EntryLineSerializer(serializers.Serializer):
     account = serializers.CharField()
     amount = serializers.CharField(help_text="Signed decimal string; negative lowers the balance.")
-    balance_after = serializers.CharField()
-    version = serializers.IntegerField(help_text="The account's entry sequence number.")
+    balance_after = serializers.CharField(
+        required=False,
+        help_text="Only on entries of accounts you own (staff: accounts you may view).",
+    )
+    version = serializers.IntegerField(
+        required=False,
+        help_text="The account's entry sequence number; shown with `balance_after` only.",
+    )
 
 
 class TransactionSerializer(serializers.Serializer):
@@ -33,7 +40,9 @@ class TransactionSerializer(serializers.Serializer):
     entries = EntryLineSerializer(many=True, help_text="Empty while pending.")
 
     def to_representation(self, instance: Transaction) -> dict:
-        return transaction_data(instance)
+        # context["shown_to"] from ledger.selectors.entry_scope(viewer); without it no entry
+        # shows its balance (0 is nobody's user id), so a forgotten context cannot leak one.
+        return transaction_data(instance, self.context.get("shown_to", 0))
 
 
 class StatementEntrySerializer(serializers.ModelSerializer):
@@ -117,7 +126,7 @@ class TransferCreateSerializer(serializers.Serializer):
     amount = AmountField()
     reference = serializers.CharField(max_length=255, **_TEXT)
     category = serializers.CharField(max_length=64, **_TEXT)
-    metadata = serializers.DictField(required=False, default=dict)
+    metadata = MetadataField()
     pending = serializers.BooleanField(
         required=False, default=False, help_text="Hold the amount instead of posting it."
     )
@@ -150,7 +159,7 @@ class AccountMovementCreateSerializer(serializers.Serializer):
     amount = AmountField()
     reference = serializers.CharField(max_length=255, **_TEXT)
     category = serializers.CharField(max_length=64, **_TEXT)
-    metadata = serializers.DictField(required=False, default=dict)
+    metadata = MetadataField()
 
 
 class JournalLineSerializer(serializers.Serializer):
@@ -162,7 +171,7 @@ class JournalCreateSerializer(serializers.Serializer):
     entries = JournalLineSerializer(many=True, min_length=2, max_length=1000)
     reference = serializers.CharField(max_length=255, **_TEXT)
     category = serializers.CharField(max_length=64, **_TEXT)
-    metadata = serializers.DictField(required=False, default=dict)
+    metadata = MetadataField()
 
 
 class ReverseRequestSerializer(serializers.Serializer):

@@ -22,6 +22,14 @@ def run_export(export_id: int) -> None:
     build_export(export_id=export_id)
 
 
+@shared_task(ignore_result=True)
+def requeue_exports() -> int:
+    """Beat, every 5 minutes: re-enqueue pending exports and stale running ones (lost)."""
+    from ledger.reporting import requeue_exports as run
+
+    return run()
+
+
 @shared_task(acks_late=True, ignore_result=True)
 def purge_exports() -> int:
     """Beat, daily: delete export files older than EXPORT_RETENTION_DAYS."""

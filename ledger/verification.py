@@ -3,7 +3,9 @@
 1. every transaction's entries sum to zero per asset;
 2. every account's balance = sum of its entries = its last entry's `balance_after`, and its
    entry versions run 1..version with no gaps;
-3. no account without `allow_negative` has available funds below -overdraft_limit.
+3. no account without `allow_negative` has available funds below -overdraft_limit;
+4. every account's pending_debits/pending_credits = the held amounts of the open (pending)
+   holds it pays/receives.
 Each check is one aggregate query, whatever the size of the ledger.
 """
 
@@ -40,6 +42,20 @@ CHECKS: dict[str, str] = {
         SELECT id, balance, pending_debits, overdraft_limit
           FROM accounts_account
          WHERE NOT allow_negative AND balance - pending_debits < -overdraft_limit
+    """,
+    # Open holds are the pending transactions (the status index finds them); a posted or
+    # voided hold has released what it held.
+    "pending_differs_from_holds": """
+        SELECT a.id, a.pending_debits, COALESCE(d.held, 0), a.pending_credits, COALESCE(c.held, 0)
+          FROM accounts_account a
+          LEFT JOIN (SELECT hold_from_id AS account_id, SUM(held_amount) AS held
+                       FROM ledger_transaction WHERE status = 'pending'
+                      GROUP BY hold_from_id) d ON d.account_id = a.id
+          LEFT JOIN (SELECT hold_to_id AS account_id, SUM(held_amount) AS held
+                       FROM ledger_transaction WHERE status = 'pending'
+                      GROUP BY hold_to_id) c ON c.account_id = a.id
+         WHERE a.pending_debits <> COALESCE(d.held, 0)
+            OR a.pending_credits <> COALESCE(c.held, 0)
     """,
 }
 

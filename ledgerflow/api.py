@@ -1,7 +1,10 @@
 """The base view of every API endpoint: state-changing POSTs are idempotent by construction."""
 
+from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.views import APIView
+
+from ledgerflow.errors import PayloadTooLarge
 
 
 # APIView whose POST handler runs through the idempotency-key mechanism.
@@ -15,6 +18,16 @@ class ApiView(APIView):
     idempotent = True
 
     def initial(self, request: Request, *args, **kwargs) -> None:
+        # A method the view has no handler for is 405 (with `Allow`) before any other work:
+        # DRF would find that out only after authentication, and wrapping a missing `post`
+        # below would fail with an AttributeError (a 500).
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            self.http_method_not_allowed(request, *args, **kwargs)
+        # A body over the limit is refused unread, before authentication spends anything on it.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and _content_length(request) > limit:
+            raise PayloadTooLarge(f"The request body exceeds {limit} bytes.")
         super().initial(request, *args, **kwargs)
         if request.method == "POST" and self.idempotent:
             from ledger.idempotency import run_idempotently
@@ -25,6 +38,13 @@ class ApiView(APIView):
                 return run_idempotently(request, lambda: handler(request, *args, **kwargs))
 
             self.post = post
+
+
+def _content_length(request: Request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
 
 
 def parse(serializer_class, request: Request, *, data=None, partial: bool = False) -> dict:

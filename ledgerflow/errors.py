@@ -43,4 +43,13 @@ class Contention(DomainError):
 
 
 class ServiceUnavailable(DomainError):
+    """A dependency (the database) is unreachable; safe to retry after `retry_after` seconds."""
+
     code, title, status = "service_unavailable", "Service unavailable", 503
+    retry_after = 5
+
+
+class PayloadTooLarge(DomainError):
+    """The body exceeds DATA_UPLOAD_MAX_MEMORY_SIZE; it is not read."""
+
+    code, title, status = "payload_too_large", "Request body too large", 413

@@ -1,6 +1,11 @@
-"""Liveness, readiness and the metrics endpoint (outside the API prefix, no auth)."""
+"""Liveness, readiness and the metrics endpoint (outside the API prefix, no user auth).
+
+/metrics takes `Authorization: Bearer <METRICS_TOKEN>` when a token is set; with DEBUG false
+and no token it is refused (403), so production never serves it to anyone.
+"""
 
 import hmac
+import logging
 
 from django.conf import settings
 from django.core.cache import cache
@@ -11,6 +16,8 @@ from django_prometheus.exports import ExportToDjangoView
 
 from ledgerflow.middleware import get_request_id
 from ledgerflow.problems import PROBLEM_CONTENT_TYPE, WWW_AUTHENTICATE, problem_body
+
+logger = logging.getLogger(__name__)
 
 
 @require_GET
@@ -54,8 +61,11 @@ def ready(request: HttpRequest) -> JsonResponse:
     for name, check in CHECKS.items():
         try:
             check()
-        except Exception as exc:
-            down[name] = f"{type(exc).__name__}: {exc}"[:300]
+        except Exception:
+            # The exception names hosts, ports and users: the log gets it, the anonymous
+            # caller only learns which dependency is down.
+            logger.warning("ready: %s check failed", name, exc_info=True)
+            down[name] = "unreachable"
     if not down:
         return JsonResponse({"status": "ready", "checks": dict.fromkeys(CHECKS, "ok")})
     body = problem_body(
@@ -71,6 +81,16 @@ def ready(request: HttpRequest) -> JsonResponse:
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     token = settings.METRICS_TOKEN
+    if not token and not settings.DEBUG:
+        # Production never serves metrics to anyone who asks: they show traffic, volumes by
+        # asset and failure rates. Without a configured token the endpoint stays shut.
+        body = problem_body(
+            status_code=403,
+            code="permission_denied",
+            title="Permission denied",
+            detail="/metrics is disabled: set METRICS_TOKEN and scrape with that bearer token.",
+        )
+        return JsonResponse(body, status=403, content_type=PROBLEM_CONTENT_TYPE)
     if token:
         offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(offered.encode(), token.encode()):

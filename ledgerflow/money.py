@@ -12,8 +12,13 @@ from rest_framework import serializers
 
 INT64_MAX = 2**63 - 1
 MAX_DIGITS = 18
-# Plain decimal notation only: no exponents, underscores or thousands separators.
-_DECIMAL_TEXT = re.compile(r"-?(\d+(\.\d+)?|\.\d+)")
+# Plain decimal notation in ASCII digits only: no exponents, underscores, thousands separators
+# or other scripts' digits (`\d` would let "١٠٠" through, and Decimal reads it as 100).
+_DECIMAL_TEXT = re.compile(r"-?([0-9]+(\.[0-9]+)?|\.[0-9]+)")
+
+
+class ExponentDecimal(Decimal):
+    """A JSON number written with an exponent (`1e3`): exact, but not how amounts are sent."""
 
 
 class InvalidAmount(ValueError):
@@ -24,6 +29,8 @@ def parse_decimal(value: object, *, signed: bool = False) -> Decimal:
     """A positive (or, if `signed`, non-zero) finite Decimal from a string or JSON number."""
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise InvalidAmount('Send the amount as a decimal string such as "12.50".')
+    if isinstance(value, ExponentDecimal):
+        raise InvalidAmount('No exponents; send e.g. "1000.00", not 1e3.')
     if isinstance(value, str):
         value = value.strip()
         if value.lower().lstrip("+-") in ("nan", "inf", "infinity"):

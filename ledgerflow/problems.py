@@ -4,20 +4,26 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.views.defaults import page_not_found
+from django.views.decorators.csrf import csrf_exempt
+from django.views.defaults import bad_request, page_not_found, permission_denied, server_error
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
-from ledgerflow.errors import DomainError, ValidationFailed
+from ledgerflow.errors import DomainError, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from ledgerflow.middleware import get_request_id
 
 logger = logging.getLogger("ledgerflow.problems")
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 # RFC 9110: a 401 must say how to authenticate, also when the view itself has no authenticator.
 WWW_AUTHENTICATE = 'Bearer realm="api"'
+_INTERNAL = "An unexpected error occurred; quote the request id when reporting it."
+_TOO_LARGE = ("Request body too large", "The request body exceeds the size limit.")
 
 # DRF exception class -> stable problem code (DESIGN §4).
 _DRF_CODES: list[tuple[type[Exception], str, str]] = [
@@ -53,11 +59,23 @@ def problem_body(*, status_code: int, code: str, title: str, detail: str, **extr
     return body
 
 
+class ProblemResponse(Response):
+    """Rendered as JSON whatever the view negotiated: the schema and docs views speak YAML/HTML."""
+
+    @property
+    def rendered_content(self):
+        if not isinstance(getattr(self, "accepted_renderer", None), JSONRenderer):
+            self.accepted_renderer, self.accepted_media_type = JSONRenderer(), "application/json"
+        return super().rendered_content
+
+
 def problem_response(
     *, status_code: int, code: str, title: str, detail: str, headers: dict | None = None, **extra
 ) -> Response:
     body = problem_body(status_code=status_code, code=code, title=title, detail=detail, **extra)
-    return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+    return ProblemResponse(
+        body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE
+    )
 
 
 def field_errors(data: Any) -> dict[str, list[str]]:
@@ -91,6 +109,14 @@ def _audit_refusal(exc: DomainError, context: dict) -> None:
 
 
 def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):  # something read `request.body` past the limit
+        exc = PayloadTooLarge("The request body exceeds the size limit.")
+    elif isinstance(exc, OperationalError | InterfaceError):
+        # The database is down or dropped the connection (contention is retried, then 409, by
+        # `retry_on_contention`). Django discards the broken connection when the request ends;
+        # the next one reconnects. The message may name the host and user: log it only.
+        logger.warning("database unavailable", exc_info=exc)
+        exc = ServiceUnavailable("The database is unavailable; retry the request shortly.")
     if isinstance(exc, DomainError):
         set_rollback()
         if exc.audit_action:
@@ -129,7 +155,7 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
             status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
             code="internal_error",
             title="Internal server error",
-            detail="An unexpected error occurred; quote the request id when reporting it.",
+            detail=_INTERNAL,
         )
     code, title = "error", "Error"
     for cls, known_code, known_title in _DRF_CODES:
@@ -149,26 +175,53 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
         response.status_code = status.HTTP_401_UNAUTHORIZED
     if response.status_code == status.HTTP_401_UNAUTHORIZED:
         response.headers.setdefault("WWW-Authenticate", WWW_AUTHENTICATE)
-    response.data = problem_body(
-        status_code=response.status_code, code=code, title=title, detail=detail, **extra
+    headers = {k: v for k, v in response.items() if k.lower() != "content-type"}
+    return problem_response(
+        status_code=response.status_code,
+        code=code,
+        title=title,
+        detail=detail,
+        headers=headers,
+        **extra,
     )
-    response.content_type = PROBLEM_CONTENT_TYPE
-    return response
+
+
+def _api_problem(request: HttpRequest, status_code: int, code: str, title: str, detail: str):
+    body = problem_body(status_code=status_code, code=code, title=title, detail=detail)
+    return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
 
 
 def not_found_view(request: HttpRequest, exception: Exception) -> HttpResponse:
     """`handler404`: unknown paths under /api/ answer problem+json; others Django's page."""
     if not request.path.startswith("/api/"):
         return page_not_found(request, exception)
-    body = problem_body(
-        status_code=404,
-        code="not_found",
-        title="Not found",
-        detail=f"No endpoint at {request.path}.",
-    )
-    return JsonResponse(body, status=404, content_type=PROBLEM_CONTENT_TYPE)
+    return _api_problem(request, 404, "not_found", "Not found", f"No endpoint at {request.path}.")
 
 
+# Exempt, or a POST to an unknown path would meet the CSRF check first: an HTML 403.
+@csrf_exempt
 def api_not_found(request: HttpRequest) -> HttpResponse:
     """The catch-all for unknown paths under /api/."""
     return not_found_view(request, Http404())
+
+
+# Django's own error views, for what fails outside a DRF view (middleware, a non-DRF view):
+# under /api/ they answer problem+json as well.
+def bad_request_view(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not request.path.startswith("/api/"):
+        return bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return _api_problem(request, 413, "payload_too_large", *_TOO_LARGE)
+    return _api_problem(request, 400, "bad_request", "Bad request", "The request is malformed.")
+
+
+def permission_denied_view(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not request.path.startswith("/api/"):
+        return permission_denied(request, exception)
+    return _api_problem(request, 403, "permission_denied", "Permission denied", "Not allowed.")
+
+
+def server_error_view(request: HttpRequest) -> HttpResponse:
+    if not request.path.startswith("/api/"):
+        return server_error(request)
+    return _api_problem(request, 500, "internal_error", "Internal server error", _INTERNAL)

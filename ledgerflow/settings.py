@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -24,9 +25,9 @@ VAR_DIR = Path(env("VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env(
-    "SECRET_KEY", default="insecure-dev-key-only-for-the-embedded-default-change-me-0123456789"
-)
+# Public (it is in the repository): fine for the embedded default, refused when DEBUG is false.
+_DEVELOPMENT_SECRET_KEY = "insecure-dev-key-only-for-the-embedded-default-change-me-0123456789"
+SECRET_KEY = env("SECRET_KEY", default=_DEVELOPMENT_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
@@ -118,10 +119,28 @@ else:
     # A database host that drops packets must not hang requests (or /ready) forever.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Behind pgbouncer in transaction mode (deploy/pgbouncer/, docs/SCALING.md) a server connection
+# is ours for one transaction only: no server-side cursors (iterator() would DECLARE in one and
+# FETCH in another). Prepared statements are off already: Django leaves psycopg's
+# prepare_threshold at None unless OPTIONS ask for it. Session mode needs nothing.
+DATABASE_POOL_MODE = env("DATABASE_POOL_MODE", default="session")
+if DATABASE_POOL_MODE not in ("session", "transaction"):
+    raise ImproperlyConfigured("DATABASE_POOL_MODE must be `session` or `transaction`.")
+if DATABASE_POOL_MODE == "transaction":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 if env("DATABASE_REPLICA_URL", default=""):
+    # A streaming standby for reads that tolerate lag (ledgerflow/routers.py, docs/SCALING.md).
     DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    # Short: while the replica is unreachable its reads fall back to the primary.
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+    # No test database is made on a read-only standby; tests that read through it point this
+    # alias at the primary's test database on the standby (ledgerflow/tests/test_replica.py).
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     DATABASE_ROUTERS = ["ledgerflow.routers.ReplicaRouter"]
+# Reporting reads use the primary while the replica lags more than this (seconds).
+REPLICA_MAX_LAG = env.float("REPLICA_MAX_LAG", default=5.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ---------------------------------------------------------------------------------
@@ -168,7 +187,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed logins within LOGIN_LOCKOUT_SECONDS: THRESHOLD from one client address lock that
+# address out of the user; USER_THRESHOLD from all addresses lock the user (distributed guessing).
 LOGIN_LOCKOUT_THRESHOLD = env.int("LOGIN_LOCKOUT_THRESHOLD", default=5)
+LOGIN_LOCKOUT_USER_THRESHOLD = env.int("LOGIN_LOCKOUT_USER_THRESHOLD", default=50)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
 BLOCKED_EMAIL_DOMAINS = env.list("BLOCKED_EMAIL_DOMAINS", default=[])
 
@@ -182,7 +204,8 @@ SIMPLE_JWT = {
 # --- REST framework -----------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # simplejwt's JWTAuthentication, reading no user row on views that allow it.
+        "accounts.authentication.ClaimsJWTAuthentication",
         "accounts.authentication.ApiKeyAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -297,6 +320,40 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+
+def _production_problems() -> list[str]:
+    """What makes these settings unfit for production; checked only when DEBUG is false.
+
+    The embedded defaults are unsafe there: the development key is public (anyone could sign a
+    JWT for any user with it), SQLite and the filesystem broker live on one machine, and the
+    zero vault address would tell customers to pay an address nobody controls.
+    """
+    problems = []
+    generate = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+    django_dev = "django-insecure-"  # startproject's development keys
+    if "SECRET_KEY" not in os.environ or SECRET_KEY == _DEVELOPMENT_SECRET_KEY:
+        problems.append(f"SECRET_KEY is unset or the repository's development key: {generate}")
+    elif len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith(django_dev):
+        # Django's own bar (check --deploy, security.W009); the value itself is never shown.
+        problems.append(f"SECRET_KEY is too weak, use 50+ random characters: {generate}")
+    if "DATABASE_URL" not in os.environ:
+        problems.append("DATABASE_URL is unset, e.g. postgres://user:password@host:5432/ledgerflow")
+    if "CELERY_BROKER_URL" not in os.environ:
+        problems.append("CELERY_BROKER_URL is unset, e.g. redis://host:6379/1")
+    digits = VAULT_ADDRESS.strip().lower().removeprefix("0x")
+    if "VAULT_ADDRESS" not in os.environ or not digits.strip("0"):
+        problems.append("VAULT_ADDRESS is unset or the zero address: set where customers pay")
+    return problems
+
+
+if not DEBUG and (_problems := _production_problems()):
+    raise ImproperlyConfigured(
+        "LedgerFlow refuses to start with DEBUG=false:\n"
+        + "".join(f"  - {problem}\n" for problem in _problems)
+        + "Set them in the environment or .env (see .env.example), or leave DEBUG unset "
+        "for the embedded development default."
+    )
 
 # --- Logging: JSON lines carrying the request id -------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

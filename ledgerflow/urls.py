@@ -25,4 +25,7 @@ urlpatterns = [
     re_path(r"^api/", problems.api_not_found),
 ]
 
+handler400 = "ledgerflow.problems.bad_request_view"
+handler403 = "ledgerflow.problems.permission_denied_view"
 handler404 = "ledgerflow.problems.not_found_view"
+handler500 = "ledgerflow.problems.server_error_view"

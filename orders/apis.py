@@ -4,9 +4,10 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.permissions import IsOperator, IsStaffUser, is_operator
-from accounts.selectors import account_by_public_id, account_for
+from accounts.permissions import MANAGE_ORDERS, VIEW_ORDERS
+from accounts.selectors import account_for
 from ledgerflow.api import ApiView, parse
+from ledgerflow.permissions import requires
 from ledgerflow.schema import IDEMPOTENCY_KEY_HEADER, problem_responses
 from orders import selectors, services
 from orders.models import Order
@@ -40,13 +41,6 @@ def _order_response(order: Order, status_code: int = status.HTTP_200_OK) -> Resp
     return Response(OrderSerializer(order).data, status=status_code)
 
 
-def _order_in_reach(request: Request, order_id: str) -> Order:
-    """Operators reach any order; customers only their own (others' are 404)."""
-    if is_operator(request):
-        return selectors.order_by_id(order_id)
-    return selectors.order_for(request.user, order_id)
-
-
 class OrderListCreateApi(ApiView, generics.ListAPIView):
     serializer_class = OrderSerializer
     filter_backends: list = []
@@ -72,8 +66,8 @@ class OrderListCreateApi(ApiView, generics.ListAPIView):
         summary="Open a payment order",
         description=(
             "The account (yours; operators: any customer account) is credited `amount` when the "
-            "payment reaches `vault_address` and an operator completes the order. An account "
-            "holds at most MAX_PENDING_ORDERS pending orders (409 `too_many_pending_orders`)."
+            "payment reaches `vault_address` and an operator completes the order. An account holds "
+            "at most MAX_PENDING_ORDERS pending orders (409 `too_many_pending_orders`)."
         ),
         request=OrderCreateSerializer,
         responses={201: OrderSerializer, **problem_responses(400, 401, 404, 409, 422)},
@@ -91,10 +85,7 @@ class OrderListCreateApi(ApiView, generics.ListAPIView):
     )
     def post(self, request: Request) -> Response:
         data = parse(OrderCreateSerializer, request)
-        if is_operator(request):
-            account = account_by_public_id(data["account"])
-        else:
-            account = account_for(request.user, data["account"])
+        account = account_for(request.user, data["account"], right=MANAGE_ORDERS)
         order = services.create_order(
             actor=request.user, account_id=account.pk, amount=data["amount"]
         )
@@ -105,26 +96,26 @@ class OrderDetailApi(ApiView):
     @extend_schema(
         summary="An order",
         description=(
-            "An order on one of your accounts (staff and API keys: any); someone else's is 404 "
+            "An order on one of your accounts (`orders.view_order`: any); someone else's is 404 "
             "`not_found`. `order_id` may be sent with or without `0x`, in any case."
         ),
         responses={200: OrderSerializer, **problem_responses(401, 404)},
         examples=[OpenApiExample("Pending", response_only=True, value=EXAMPLE_ORDER)],
     )
     def get(self, request: Request, order_id: str) -> Response:
-        return _order_response(_order_in_reach(request, order_id))
+        return _order_response(selectors.order_for(request.user, order_id))
 
 
 class OrderCompleteApi(ApiView):
-    permission_classes = [IsOperator]
+    permission_classes = [requires(MANAGE_ORDERS)]
 
     @extend_schema(
-        summary="Complete a pending order: credit its amount from the vault (staff or API key)",
+        summary="Complete a pending order: credit its amount from the vault (orders.change_order)",
         description=(
-            "Posts an `order_settlement` transaction from the asset's vault account to the "
-            "order's account in the same database transaction as the status change. A `tx_hash` "
-            "completes one order only (422 `validation_error` otherwise); an order that is not "
-            "pending is 409 `invalid_state`."
+            "Posts an `order_settlement` transaction from the asset's vault account to the order's "
+            "account in the same database transaction as the status change. A `tx_hash` completes "
+            "one order only (422 `validation_error` otherwise); an order that is not pending is "
+            "409 `invalid_state`."
         ),
         request=OrderCompleteSerializer,
         responses={200: OrderSerializer, **problem_responses(400, 401, 403, 404, 409, 422)},
@@ -133,19 +124,19 @@ class OrderCompleteApi(ApiView):
     )
     def post(self, request: Request, order_id: str) -> Response:
         data = parse(OrderCompleteSerializer, request)
-        order = selectors.order_by_id(order_id)
+        order = selectors.order_for(request.user, order_id, right=MANAGE_ORDERS)
         return _order_response(
             services.complete_order(actor=request.user, order_pk=order.pk, tx_hash=data["tx_hash"])
         )
 
 
 class OrderFailApi(ApiView):
-    permission_classes = [IsOperator]
+    permission_classes = [requires(MANAGE_ORDERS)]
 
     @extend_schema(
-        summary="Fail a pending order (staff or API key); moves no money",
+        summary="Fail a pending order (orders.change_order); moves no money",
         description=(
-            "For a payment that will not arrive; staff or API key only (others: 403). Only a "
+            "For a payment that will not arrive; needs `orders.change_order` (others: 403). Only a "
             "pending order can fail: otherwise 409 `invalid_state`."
         ),
         request=None,
@@ -160,13 +151,13 @@ class OrderFailApi(ApiView):
         ],
     )
     def post(self, request: Request, order_id: str) -> Response:
-        order = selectors.order_by_id(order_id)
+        order = selectors.order_for(request.user, order_id, right=MANAGE_ORDERS)
         return _order_response(services.fail_order(actor=request.user, order_pk=order.pk))
 
 
 class OrderCancelApi(ApiView):
     @extend_schema(
-        summary="Cancel a pending order (its owner, staff or API key); moves no money",
+        summary="Cancel a pending order (its owner, or orders.change_order); moves no money",
         description=(
             "Frees a pending slot. Someone else's order is 404; one that is not pending is 409."
         ),
@@ -182,7 +173,7 @@ class OrderCancelApi(ApiView):
         ],
     )
     def post(self, request: Request, order_id: str) -> Response:
-        order = _order_in_reach(request, order_id)
+        order = selectors.order_for(request.user, order_id, right=MANAGE_ORDERS)
         return _order_response(services.cancel_order(actor=request.user, order_pk=order.pk))
 
 
@@ -204,7 +195,7 @@ class OrderQueuePagination(LimitOffsetPagination):
 
 
 class OrderQueueApi(ApiView, generics.ListAPIView):
-    permission_classes = [IsStaffUser]
+    permission_classes = [requires(VIEW_ORDERS)]
     serializer_class = OrderSerializer
     pagination_class = OrderQueuePagination
     filter_backends: list = []
@@ -216,8 +207,8 @@ class OrderQueueApi(ApiView, generics.ListAPIView):
     @extend_schema(
         summary="Operator queue: orders in a status (default pending), oldest first (staff)",
         description=(
-            "Staff only (others: 403). Pages with `limit` (default 50, max 500) and `offset`; "
-            "exact `total_count`."
+            "Needs `orders.view_order` (others: 403). Pages with `limit` (default 50, max 500) and "
+            "`offset`; exact `total_count`."
         ),
         parameters=[OrderQueueQuerySerializer],
         responses={200: OrderQueuePageSerializer, **problem_responses(400, 401, 403)},

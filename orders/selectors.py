@@ -3,8 +3,10 @@
 from django.db.models import QuerySet
 
 from accounts.models import User
+from accounts.permissions import VIEW_ORDERS
 from ledgerflow import metrics
 from ledgerflow.errors import NotFound
+from ledgerflow.permissions import has_right
 from orders.ids import normalize_order_id
 from orders.models import Order
 
@@ -19,14 +21,10 @@ def orders_of(actor: User, *, status: str | None = None) -> QuerySet[Order]:
     return qs.filter(status=status) if status else qs
 
 
-def order_for(actor: User, order_id: str) -> Order:
-    """The caller's order (staff: any), by id with or without 0x in any case; or NotFound."""
-    return _find(_orders() if actor.is_staff else orders_of(actor), order_id)
-
-
-def order_by_id(order_id: str) -> Order:
-    """Any order, for operators (staff or API key); or NotFound."""
-    return _find(_orders(), order_id)
+def order_for(actor: User, order_id: str, *, right: str = VIEW_ORDERS) -> Order:
+    """The caller's order, or any order when the caller holds `right`; by id with or without
+    0x in any case; NotFound otherwise."""
+    return _find(_orders() if has_right(actor, right) else orders_of(actor), order_id)
 
 
 def _find(qs: QuerySet[Order], order_id: str) -> Order:

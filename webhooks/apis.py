@@ -50,7 +50,20 @@ EXAMPLE_EVENT = {
     "created_at": "2026-01-05T10:00:00Z",
     "data": {"id": "txn_4d5e6f708192a3b4c5d6e7f8", "kind": "transfer", "amount": "12.50"},
 }
-SECRET_NOTE = "The `secret` appears only in this response: store it to verify signatures."
+SECRET_NOTE = (
+    "The `secret` appears only in this response: store it to verify signatures. It is never "
+    "stored for an idempotent replay: a retry with the same `Idempotency-Key` answers the "
+    "same status and endpoint without `secret` (rotate the secret if the first answer was lost)."
+)
+# Tells ledger.idempotency (by attribute name: webhooks imports no other app) which response
+# fields must not be kept in the idempotency record.
+UNSTORED_FIELDS = ("secret",)
+
+
+def with_secret(body: dict, status_code: int) -> Response:
+    response = Response(body, status=status_code)
+    response.idempotency_omit = UNSTORED_FIELDS
+    return response
 
 
 class WebhookEndpointListCreateApi(ApiView, generics.ListAPIView):
@@ -93,8 +106,8 @@ class WebhookEndpointListCreateApi(ApiView, generics.ListAPIView):
     def post(self, request: Request) -> Response:
         data = parse(WebhookEndpointCreateSerializer, request)
         endpoint = services.create_endpoint(actor=request.user, **data)
-        return Response(
-            WebhookEndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED
+        return with_secret(
+            WebhookEndpointWithSecretSerializer(endpoint).data, status.HTTP_201_CREATED
         )
 
 
@@ -159,7 +172,7 @@ class WebhookEndpointRotateSecretApi(ApiView):
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint = selectors.endpoint_for(request.user, endpoint_id)
         endpoint = services.rotate_endpoint_secret(actor=request.user, endpoint=endpoint)
-        return Response(WebhookEndpointWithSecretSerializer(endpoint).data)
+        return with_secret(WebhookEndpointWithSecretSerializer(endpoint).data, status.HTTP_200_OK)
 
 
 class DeliveryListApi(ApiView, generics.ListAPIView):
@@ -216,6 +229,14 @@ class EventListApi(ApiView, generics.ListAPIView):
     def get_queryset(self):
         query = parse(EventQuerySerializer, self.request, data=self.request.query_params)
         return selectors.events_for(self.request.user, event_type=query.get("type"))
+
+    def get_serializer_context(self):
+        if getattr(self, "swagger_fake_view", False):
+            return super().get_serializer_context()
+        return {
+            **super().get_serializer_context(),
+            "shown_to": selectors.event_scope(self.request.user),
+        }
 
     @extend_schema(
         summary="Events visible to you, newest first",

@@ -35,7 +35,13 @@ class Event(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     type = models.CharField(max_length=64, db_index=True)
-    payload = models.JSONField(encoder=DjangoJSONEncoder)
+    payload = models.JSONField(encoder=DjangoJSONEncoder, help_text="The whole event, for staff.")
+    views = models.JSONField(
+        encoder=DjangoJSONEncoder,
+        default=dict,
+        blank=True,
+        help_text="Per-owner payloads (user id -> data) where an owner may see less than staff.",
+    )
     account = models.ForeignKey(
         "accounts.Account", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -54,6 +60,12 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.id}"
+
+    def payload_for(self, user_id: int | None) -> dict:
+        """The data as one recipient sees it: `None` is a viewer of every event (staff)."""
+        if user_id is None:
+            return self.payload
+        return self.views.get(str(user_id), self.payload)
 
 
 def _endpoint_public_id() -> str:

@@ -5,7 +5,11 @@ from typing import Any
 from django.db.models import QuerySet
 
 from ledgerflow.errors import NotFound
+from ledgerflow.permissions import has_right
 from webhooks.models import Delivery, Event, WebhookEndpoint
+
+# Every event, whole (balances of every account), on GET /events and staff endpoints.
+VIEW_EVENTS = "webhooks.view_event"
 
 
 def endpoints_of(actor: Any) -> QuerySet[WebhookEndpoint]:
@@ -35,9 +39,18 @@ def delivery_for(actor: Any, endpoint_public_id: str, delivery_public_id: str) -
     return delivery
 
 
+def event_scope(actor: Any) -> int | None:
+    """How events render for `actor` (Event.payload_for): whole for staff holding
+    VIEW_EVENTS, else as built for the actor (an owner sees only its own balances)."""
+    return None if has_right(actor, VIEW_EVENTS) else actor.pk
+
+
 def events_for(actor: Any, *, event_type: str | None = None) -> QuerySet[Event]:
-    """Events the caller may see (an owner of an account they concern); staff see all."""
-    events = Event.objects.all() if actor.is_staff else Event.objects.filter(visible_to=actor)
+    """Events the caller may see: about accounts it owns; staff with VIEW_EVENTS: all."""
+    if has_right(actor, VIEW_EVENTS):
+        events = Event.objects.all()
+    else:
+        events = Event.objects.filter(visible_to=actor)
     if event_type:
         events = events.filter(type=event_type)
     return events

@@ -74,11 +74,13 @@ class EventSerializer(serializers.Serializer):
     data = serializers.SerializerMethodField()
 
     def to_representation(self, event: Event) -> dict:
-        return event_data(event)
+        # context["shown_to"] from webhooks.selectors.event_scope(viewer); without it the
+        # least revealing view (0 is nobody's user id).
+        return event_data(event, self.context.get("shown_to", 0))
 
     @extend_schema_field(serializers.DictField())
     def get_data(self, event: Event) -> dict:
-        return event.payload
+        return event.payload_for(self.context.get("shown_to", 0))
 
 
 class EventQuerySerializer(serializers.Serializer):

@@ -10,21 +10,25 @@ import json
 import logging
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from django.utils import timezone
 
 from ledgerflow import metrics
 from ledgerflow.errors import InvalidState
+from ledgerflow.permissions import has_right
+from ledgerflow.writes import WriteBatch
 from webhooks import tasks
 from webhooks.errors import EndpointLimitReached
 from webhooks.models import EVENT_TYPES, Delivery, Event, WebhookEndpoint, new_endpoint_secret
 from webhooks.representations import event_data
+from webhooks.selectors import VIEW_EVENTS
 from webhooks.transport import Outcome, ensure_deliverable_url, post_signed
 
 logger = logging.getLogger("ledgerflow.webhooks")
@@ -40,40 +44,85 @@ REQUEUE_BATCH = 1000
 # --- the outbox ---------------------------------------------------------------------------
 
 
-def record_event(event_type: str, data: dict[str, Any], *, accounts: Sequence[Any] = ()) -> Event:
+def record_event(
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    accounts: Sequence[Any] = (),
+    views: dict[int, dict[str, Any]] | None = None,
+) -> Event:
     """Write an Event and its Deliveries in the caller's transaction; enqueue them on commit.
 
     `accounts` are the ledger accounts the event concerns: every owner among them may see it
-    and receives it on their subscribed endpoints; staff endpoints receive every event. A
-    rolled-back change leaves no event, no delivery and no message.
+    and receives it on their subscribed endpoints; endpoints of staff holding VIEW_EVENTS
+    receive every event. `data` is the whole event (what those staff see); `views` maps an
+    owner's user id to the data built for that owner where it must see less (someone else's
+    balance). A rolled-back change leaves no event, no delivery and no message.
     """
-    return record_events([(event_type, data, accounts)])[0]
+    return record_events([(event_type, data, accounts, views or {})])[0]
 
 
-def subscribers(owner_ids: Iterable[int]) -> list[WebhookEndpoint]:
-    """Active endpoints that may receive events of these owners: theirs and every staff one.
+@dataclass(frozen=True)
+class Subscribers:
+    """Active endpoints by owner, and those of staff holding VIEW_EVENTS (they get every event).
 
-    Callers that hold row locks may read this before taking them and pass it to
-    `record_events`, so the locks are held for one query less.
+    Callers may load this once and reuse it (ledger.config caches it per configuration
+    version) and pass it to `record_events`, so a money movement reads no endpoint at all.
     """
-    return list(
-        WebhookEndpoint.objects.filter(is_active=True, owner__is_active=True)
-        .filter(Q(owner_id__in=set(owner_ids)) | Q(owner__is_staff=True))
-        .select_related("owner")
+
+    by_owner: dict[int, list[WebhookEndpoint]] = field(default_factory=dict)
+    sees_all: tuple[WebhookEndpoint, ...] = ()
+
+    def for_event(self, owner_ids: Iterable[int], event_type: str) -> list[WebhookEndpoint]:
+        chosen = {e.pk: e for owner in owner_ids for e in self.by_owner.get(owner, ())}
+        chosen.update((e.pk, e) for e in self.sees_all)
+        return [e for _, e in sorted(chosen.items()) if e.subscribes_to(event_type)]
+
+
+def load_subscribers(owner_ids: Iterable[int] | None = None) -> Subscribers:
+    """Every active endpoint of an active owner (or only those of `owner_ids`, plus the
+    sees-all ones), in one query."""
+    endpoints = WebhookEndpoint.objects.filter(is_active=True, owner__is_active=True).annotate(
+        sees_all=ExpressionWrapper(_sees_all_events(), output_field=BooleanField())
     )
+    if owner_ids is not None:
+        endpoints = endpoints.filter(Q(owner_id__in=set(owner_ids)) | Q(sees_all=True))
+    by_owner: dict[int, list[WebhookEndpoint]] = {}
+    sees_all = []
+    for endpoint in endpoints.select_related("owner").order_by("pk"):
+        if endpoint.sees_all:
+            sees_all.append(endpoint)
+        else:
+            by_owner.setdefault(endpoint.owner_id, []).append(endpoint)
+    return Subscribers(by_owner=by_owner, sees_all=tuple(sees_all))
+
+
+def _sees_all_events() -> Q:
+    """The endpoint's owner is staff holding VIEW_EVENTS: directly, by group or as superuser."""
+    app_label, codename = VIEW_EVENTS.split(".")
+    perm = Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+    granted = (
+        Q(owner__is_superuser=True)
+        | Exists(perm.filter(user=OuterRef("owner_id")))
+        | Exists(perm.filter(group__user=OuterRef("owner_id")))
+    )
+    return Q(owner__is_staff=True) & granted
 
 
 def record_events(
-    items: Sequence[tuple[str, dict[str, Any], Sequence[Any]]],
+    items: Sequence[tuple[str, dict[str, Any], Sequence[Any], dict[int, dict[str, Any]]]],
     *,
-    endpoints: list[WebhookEndpoint] | None = None,
+    subscribers: Subscribers | None = None,
+    batch: WriteBatch | None = None,
 ) -> list[Event]:
     """`record_event` for many events at once (a batch of transfers): a fixed number of bulk
-    statements whatever the number of events. `endpoints` may come from `subscribers()`."""
+    statements whatever the number of events. Items are (type, data, accounts, views) as in
+    `record_event`. `subscribers` may come from a cache (`load_subscribers()`). With `batch`
+    the rows join the caller's write batch (ledgerflow.writes), sent when it flushes."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record_event must run inside the transaction of the change")
     events, audiences = [], []
-    for event_type, data, accounts in items:
+    for event_type, data, accounts, views in items:
         if event_type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {event_type!r}")
         owner_ids = list(dict.fromkeys(a.owner_id for a in accounts if a.owner_id))
@@ -81,32 +130,36 @@ def record_events(
             Event(
                 type=event_type,
                 payload=data,
+                views={str(owner_id): view for owner_id, view in views.items()},
                 account_id=accounts[0].pk if accounts else None,
                 owner_id=owner_ids[0] if owner_ids else None,
             )
         )
         audiences.append(owner_ids)
-    Event.objects.bulk_create(events)
+    if subscribers is None:
+        subscribers = load_subscribers(o for owner_ids in audiences for o in owner_ids)
+    deliveries = [
+        Delivery(event=event, endpoint=endpoint, next_attempt_at=event.created_at)
+        for event, owner_ids in zip(events, audiences, strict=True)
+        for endpoint in subscribers.for_event(owner_ids, event.type)
+    ]
+    own = batch is None
+    batch = batch or WriteBatch()
     Audience = Event.visible_to.through
-    Audience.objects.bulk_create(
+    batch.insert(Event, events)  # ids are UUIDs made here: children need no RETURNING
+    batch.insert(
+        Audience,
         [
             Audience(event_id=event.pk, user_id=owner_id)
             for event, owner_ids in zip(events, audiences, strict=True)
             for owner_id in owner_ids
-        ]
+        ],
     )
-    if endpoints is None:
-        endpoints = subscribers(owner_id for owner_ids in audiences for owner_id in owner_ids)
-    deliveries = [
-        Delivery(event=event, endpoint=endpoint, next_attempt_at=event.created_at)
-        for event, owner_ids in zip(events, audiences, strict=True)
-        for endpoint in endpoints
-        if (endpoint.owner_id in owner_ids or endpoint.owner.is_staff)
-        and endpoint.subscribes_to(event.type)
-    ]
     if deliveries:
-        Delivery.objects.bulk_create(deliveries)
-        _enqueue_on_commit(delivery.pk for delivery in deliveries)
+        batch.insert(Delivery, deliveries, returning=True)
+        batch.after_flush.append(lambda: _enqueue_on_commit(d.pk for d in deliveries))
+    if own:
+        batch.flush()
     return events
 
 
@@ -234,7 +287,7 @@ def _claim(delivery_id: int) -> Claim | None:
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("event", "endpoint")
+            .select_related("event", "endpoint__owner")
             .filter(pk=delivery_id)
             .first()
         )
@@ -253,7 +306,11 @@ def _claim(delivery_id: int) -> Claim | None:
         delivery.next_attempt_at = now + lease_duration()
         delivery.save(update_fields=["next_attempt_at", "updated_at"])
     event = delivery.event
-    body = json.dumps(event_data(event), separators=(",", ":"), ensure_ascii=False).encode()
+    owner = delivery.endpoint.owner
+    shown_to = None if has_right(owner, VIEW_EVENTS) else owner.pk  # built per recipient
+    body = json.dumps(
+        event_data(event, shown_to), separators=(",", ":"), ensure_ascii=False
+    ).encode()
     return Claim(
         delivery_id=delivery.pk,
         url=delivery.endpoint.url,

@@ -4,11 +4,16 @@ Endpoints may only reach public addresses (SSRF): the host is resolved and check
 endpoint is saved, and at delivery time the address the socket actually connected to is
 checked before a byte is sent, so a DNS answer that changes later (rebinding) is caught too.
 `settings.WEBHOOKS_ALLOW_PRIVATE_URLS` lifts both checks for tests and local development.
+
+Refusals name the host as the customer gave it, never an address it resolved to, and a name that
+does not resolve gets the same answer as one that resolves privately: otherwise the error would
+map our internal network. The addresses go to the log for operators.
 """
 
 import hashlib
 import hmac
 import ipaddress
+import logging
 import socket
 import time
 from dataclasses import dataclass
@@ -23,6 +28,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from webhooks.errors import EndpointUrlRefused
 
 USER_AGENT = "LedgerFlow-Webhooks/1.0"
+
+logger = logging.getLogger(__name__)
 
 
 def is_public_address(address: str) -> bool:
@@ -50,15 +57,27 @@ def ensure_deliverable_url(url: str) -> None:
         raise EndpointUrlRefused("The URL has an invalid port.") from None
     if settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
         return
+    host = parts.hostname
     try:
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        if not is_public_address(host):
+            raise EndpointUrlRefused(f"The address {host!r} is non-public.")
+        return
+    refused = EndpointUrlRefused(
+        f"The host {host!r} does not resolve, or resolves to a non-public address."
+    )
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        raise EndpointUrlRefused(f"The host {parts.hostname!r} does not resolve.") from None
-    for *_, sockaddr in infos:
-        if not is_public_address(sockaddr[0]):
-            raise EndpointUrlRefused(
-                f"The host {parts.hostname!r} resolves to a non-public address ({sockaddr[0]})."
-            )
+        logger.info("webhook URL refused: %r does not resolve", host)
+        raise refused from None
+    private = sorted({sockaddr[0] for *_, sockaddr in infos if not is_public_address(sockaddr[0])})
+    if private:
+        logger.info("webhook URL refused: %r resolves to non-public %s", host, ", ".join(private))
+        raise refused
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -77,9 +96,10 @@ class _PublicPeerMixin:
         peer = sock.getpeername()[0]
         if not is_public_address(peer):
             sock.close()
-            raise NonPublicPeer(
-                f"refused: {self.host!r} resolved to non-public address {peer}"  # type: ignore[attr-defined]
-            )
+            host = self.host  # type: ignore[attr-defined]
+            # The error is shown to the endpoint's owner: the address only goes to the log.
+            logger.warning("webhook delivery refused: %r resolved to non-public %s", host, peer)
+            raise NonPublicPeer(f"refused: {host!r} resolved to a non-public address")
         return sock
 
 

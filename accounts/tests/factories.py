@@ -18,6 +18,34 @@ class UserFactory(factory.django.DjangoModelFactory):
         if create:
             obj.save()
 
+    @factory.post_generation
+    def rights(obj, create, extracted, **kwargs):
+        """`UserFactory(is_staff=True, rights=OPERATOR_RIGHTS)`: grant these permissions."""
+        if create and extracted:
+            from django.contrib.auth.models import Permission
+
+            for perm in extracted:
+                app_label, codename = perm.split(".")
+                obj.user_permissions.add(
+                    Permission.objects.get(content_type__app_label=app_label, codename=codename)
+                )
+
+
+# Every right an API operator can hold (accounts.permissions), for the usual `staff` fixture.
+OPERATOR_RIGHTS = (
+    "ledger.deposit",
+    "ledger.withdraw_any",
+    "ledger.transfer_any",
+    "ledger.post_journal",
+    "ledger.reverse_transaction",
+    "ledger.review_hold",
+    "orders.change_order",
+    "accounts.view_account",
+    "ledger.view_transaction",
+    "orders.view_order",
+    "webhooks.view_event",
+)
+
 
 class AssetFactory(factory.django.DjangoModelFactory):
     """Default assets exist after migrate; get_or_create keeps factories from duplicating them."""

@@ -104,7 +104,8 @@ def test_admin_edit_is_audited_with_before_and_after(admin_client, superuser, cu
     assert row.request_id  # the request id middleware's, as in the logs
 
 
-def test_granting_a_permission_is_audited_without_the_password_hash(admin_client, staff):
+def test_granting_a_permission_is_audited_without_the_password_hash(admin_client, bare_staff):
+    staff = bare_staff  # holds no permission yet
     permission = Permission.objects.get(codename="approve_adjustment")
 
     response = admin_client.post(

@@ -7,17 +7,21 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Exists
 
-from accounts.errors import AccountInactive
+from accounts.errors import AccountInactive, AuthenticationFailed
+from accounts.locks import lock_accounts
 from accounts.models import Account, Asset, User
 from audit.services import record_audits
 from ledger import risk
+from ledger.config import Config, config_at, version_expression
 from ledger.errors import InsufficientFunds, LimitExceeded, UnbalancedTransaction
 from ledger.models import BalanceMonitor, Entry, Transaction
 from ledger.representations import transaction_data
 from ledgerflow import metrics
 from ledgerflow.errors import NotFound, ValidationFailed
 from ledgerflow.money import InvalidAmount, fits_int64, to_major, to_minor
+from ledgerflow.writes import WriteBatch, open_batch
 from webhooks.services import record_events
 
 
@@ -49,6 +53,31 @@ def ensure_movable(accounts: Iterable[Account], *, operator_correction: bool = F
         )
 
 
+def lock_books(
+    actor: User | None,
+    ids: Iterable[int] = (),
+    *,
+    public_ids: Iterable[str] = (),
+    deferrable: bool = False,
+) -> "Books":
+    """Lock the accounts (pk order) with one statement that also reads the configuration
+    version, and open a unit of work over them with the configuration of that version."""
+    annotations = {"config_version": version_expression()}
+    claimed = getattr(actor, "from_claims", False)
+    if claimed:  # authenticated from its token alone: is the user still active? (same query)
+        annotations["actor_active"] = Exists(User.objects.filter(pk=actor.pk, is_active=True))
+    accounts = lock_accounts(ids, public_ids=public_ids, annotations=annotations)
+    if claimed and not all(account.actor_active for account in accounts.values()):
+        raise AuthenticationFailed("No active account found for the given token.")
+    return Books(accounts, actor, config_of(accounts), deferrable=deferrable)
+
+
+def config_of(accounts: dict[int, Account]) -> Config:
+    """The configuration as of the version read with these accounts' locks (if it was)."""
+    first = next(iter(accounts.values()), None)
+    return config_at(getattr(first, "config_version", None))
+
+
 # --- the one writer ------------------------------------------------------------------------
 
 
@@ -65,13 +94,15 @@ class Books:
         self,
         accounts: dict[int, Account],
         actor: User | None,
-        monitors: list[BalanceMonitor] | None = None,
-        endpoints: list | None = None,
+        config: Config | None = None,
+        *,
+        deferrable: bool = False,
     ) -> None:
         self.accounts = accounts
-        # Read before the locks when the caller could (open_books); else at write time.
-        self.monitors = monitors
-        self.endpoints = endpoints
+        # Rules, monitors and subscribers: cached per configuration version (ledger.config).
+        self.config = config or config_of(accounts)
+        # May join a write batch its caller opened (callers that use no new row afterwards).
+        self.deferrable = deferrable
         self.actor = actor if actor is not None and actor.pk else None
         self.opening = {pk: account.balance for pk, account in accounts.items()}
         self.new_txns: list[Transaction] = []
@@ -82,6 +113,7 @@ class Books:
 
     def new_transaction(self, **fields: Any) -> Transaction:
         txn = Transaction(created_by=self.actor, **fields)
+        txn.posted_entries = []  # a hold has none; post() sets them (no read before the write)
         self.new_txns.append(txn)
         return txn
 
@@ -134,6 +166,14 @@ class Books:
             target.balance + target.pending_credits + amount > target.max_balance
         ):
             raise self._over_max(target)
+        if not (
+            fits_int64(source.pending_debits + amount)
+            and fits_int64(target.pending_credits + amount)
+        ):
+            raise ValidationFailed(
+                "The amount held would not fit in 64 bits.",
+                {"amount": ["Too large for these accounts' pending holds."]},
+            )
         source.pending_debits += amount
         target.pending_credits += amount
         txn.status = Transaction.Status.PENDING
@@ -181,41 +221,60 @@ class Books:
         )
 
     def write(self) -> None:
-        # bulk_create returns primary keys on PostgreSQL and SQLite >= 3.35.
-        Transaction.objects.bulk_create(self.new_txns)
+        """Store everything as one statement (ledgerflow.writes): transactions, entries,
+        balances, events and deliveries. A `deferrable` unit joins the batch its caller
+        opened (the idempotency layer adds its record and flushes both together)."""
+        batch = open_batch() if self.deferrable else None
+        deferred = batch is not None
+        batch = batch or WriteBatch()
+        # Holds settled or voided: their status and amount change (never a posted row's).
         for txn in self.changed_txns:
-            txn.save(update_fields=["status", "amount"])
-        Entry.objects.bulk_create(self.entries)
-        _store_balances([self.accounts[pk] for pk in sorted(self.dirty)])
-        data = {id(txn): transaction_data(txn) for _, txn, _ in self.events}
-        events = [
-            (event_type, data[id(txn)], [self.accounts[pk] for pk in account_ids])
-            for event_type, txn, account_ids in self.events
-        ]
-        record_events(events + self._monitor_events(), endpoints=self.endpoints)
-        # The audit log keeps every movement an operator (staff or API key) initiated, and
-        # every transfer a risk rule sent to review, in the same transaction as the money.
-        staff = self.actor is not None and self.actor.is_staff
-        record_audits(
-            self.actor,
-            [
-                (f"money.{txn.kind}.{event_type.rpartition('.')[2]}", txn, None, data[id(txn)])
-                for event_type, txn, _ in self.events
-                if staff or txn.hold_reason == risk.REVIEW
-            ],
+            batch.execute(
+                "UPDATE ledger_transaction SET status = %s, amount = %s WHERE id = %s",
+                [txn.status, txn.amount, txn.pk],
+            )
+        txns = batch.insert(Transaction, self.new_txns, returning=True)
+        # Entries of a new transaction name it by public id (it gets its id in the same
+        # statement); those of a hold being posted know its id already.
+        batch.insert(Entry, [e for e in self.entries if e.transaction.pk is not None])
+        batch.insert(
+            Entry,
+            [e for e in self.entries if e.transaction.pk is None],
+            parent=("transaction", txns, "public_id"),
         )
+        store_balances(batch, [self.accounts[pk] for pk in sorted(self.dirty)])
+        data = {id(txn): transaction_data(txn) for _, txn, _ in self.events}
+        events = []
+        for event_type, txn, account_ids in self.events:
+            accounts = [self.accounts[pk] for pk in account_ids]
+            # Built per recipient: each owner sees balances of its own accounts only.
+            owners = {a.owner_id for a in accounts if a.owner_id}
+            views = {owner: transaction_data(txn, owner) for owner in sorted(owners)}
+            events.append((event_type, data[id(txn)], accounts, views))
+        record_events(
+            events + self._monitor_events(), subscribers=self.config.subscribers, batch=batch
+        )
+        # The audit log keeps every movement an operator (staff or API key) initiated, and
+        # every transfer a risk rule sent to review, in the same transaction as the money
+        # (once the transactions have their ids).
+        staff = self.actor is not None and self.actor.is_staff
+        audits = [
+            (f"money.{txn.kind}.{event_type.rpartition('.')[2]}", txn, None, data[id(txn)])
+            for event_type, txn, _ in self.events
+            if staff or txn.hold_reason == risk.REVIEW
+        ]
+        if audits:
+            batch.after_flush.append(lambda: record_audits(self.actor, audits))
+        if not deferred:
+            batch.flush()
         self._count()
 
-    def _monitor_events(self) -> list[tuple[str, dict[str, Any], list[Account]]]:
+    def _monitor_events(self) -> list[tuple[str, dict[str, Any], list[Account], dict]]:
         moved = [pk for pk in sorted(self.dirty) if self.accounts[pk].balance != self.opening[pk]]
         if not moved:
             return []
         crossings = []
-        if self.monitors is None:
-            self.monitors = list(
-                BalanceMonitor.objects.filter(is_active=True, account_id__in=moved)
-            )
-        for monitor in (m for m in self.monitors if m.account_id in moved):
+        for monitor in self.config.monitors_of(moved):
             account = self.accounts[monitor.account_id]
             before, after = self.opening[account.pk], account.balance
             if monitor.direction == BalanceMonitor.Direction.BELOW:
@@ -232,7 +291,7 @@ class Books:
                     "balance_before": to_major(before, exponent),
                     "balance_after": to_major(after, exponent),
                 }
-                crossings.append(("balance.threshold_crossed", data, [account]))
+                crossings.append(("balance.threshold_crossed", data, [account], {}))
         return crossings
 
     def _count(self) -> None:
@@ -249,25 +308,35 @@ class Books:
         transaction.on_commit(count)
 
 
-def _store_balances(accounts: Sequence[Account]) -> None:
-    """One UPDATE … FROM (VALUES …) for all touched accounts (PostgreSQL and SQLite >= 3.33).
+def store_balances(batch: WriteBatch, accounts: Sequence[Account]) -> None:
+    """Balances, versions and pending amounts of the touched accounts, as one UPDATE.
 
+    PostgreSQL: `UPDATE … FROM unnest(arrays)` (five parameters whatever the number of
+    accounts); SQLite: `UPDATE … FROM (VALUES …)` in chunks under its parameter limit.
     Django's bulk_update builds a CASE expression per column and row in Python; on the hot
     path of every transfer that cost more than the statement itself.
     """
+    if not accounts:
+        return
+    columns = ("balance", "version", "pending_debits", "pending_credits")
+    if connection.vendor == "postgresql":
+        batch.execute(
+            "UPDATE accounts_account SET balance = v.balance, version = v.version, "
+            "pending_debits = v.pending_debits, pending_credits = v.pending_credits "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) "
+            "AS v(id, balance, version, pending_debits, pending_credits) "
+            "WHERE accounts_account.id = v.id",
+            [[a.pk for a in accounts], *([getattr(a, c) for a in accounts] for c in columns)],
+        )
+        return
     for start in range(0, len(accounts), 500):  # stay under SQLite's bound-parameter limit
         chunk = accounts[start : start + 500]
         rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
-        params = [
-            value
-            for a in chunk
-            for value in (a.pk, a.balance, a.version, a.pending_debits, a.pending_credits)
-        ]
+        params = [value for a in chunk for value in (a.pk, *(getattr(a, c) for c in columns))]
         # Only "%s" placeholders are formatted in; the values travel as parameters.
-        sql = (
+        batch.execute(
             "UPDATE accounts_account SET balance = v.column2, version = v.column3, "  # noqa: S608
             "pending_debits = v.column4, pending_credits = v.column5 "
-            f"FROM (VALUES {rows}) AS v WHERE accounts_account.id = v.column1"
+            f"FROM (VALUES {rows}) AS v WHERE accounts_account.id = v.column1",
+            params,
         )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)

@@ -1,21 +1,22 @@
 """Money in and out (world, vault), journals and reversals."""
 
+from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 
-from accounts.locks import lock_accounts
 from accounts.models import Account, User
 from accounts.services import system_account
 from ledger import risk
 from ledger.models import Entry, Transaction
-from ledger.services.books import Books, Leg, minor_amount
-from ledger.services.transfers import debit, open_books
+from ledger.services.books import Books, Leg, lock_books, minor_amount
+from ledger.services.transfers import TransferItem, debit, open_books
 from ledgerflow import metrics
 from ledgerflow.db import retry_on_contention
 from ledgerflow.errors import DomainError, InvalidState, NotFound, ValidationFailed
+from ledgerflow.money import fits_int64
 
 
 def _post_legs(
@@ -30,16 +31,22 @@ def _post_legs(
 ) -> Transaction:
     """Lock (unless locked already), check and post one balanced transaction."""
     if accounts is None:
-        accounts = lock_accounts(leg.account_id for leg in legs)
+        accounts = lock_books(actor, [leg.account_id for leg in legs]).accounts
     if {leg.account_id for leg in legs} - accounts.keys():
         raise NotFound("No such account.")
     headline = next(leg for leg in legs if leg.amount > 0)
     asset = accounts[headline.account_id].asset
-    amount = sum(
-        leg.amount
-        for leg in legs
-        if leg.amount > 0 and accounts[leg.account_id].asset_id == asset.pk
-    )
+    # Each asset's total in (the headline amount, or a reversal's later) must fit the column.
+    totals: dict[int, int] = defaultdict(int)
+    for leg in legs:
+        if leg.amount > 0:
+            totals[accounts[leg.account_id].asset_id] += leg.amount
+    if not all(fits_int64(total) for total in totals.values()):
+        raise ValidationFailed(
+            "The entries' total would not fit in 64 bits.",
+            {"entries": ["The amounts add up to more than an asset can hold."]},
+        )
+    amount = totals[asset.pk]
     books = Books(accounts, actor)
     txn = books.new_transaction(kind=kind, asset=asset, amount=amount, reverses=reverses, **fields)
     books.post(txn, legs, operator_correction=operator_correction)
@@ -95,7 +102,9 @@ def post_withdrawal(
     Raises AccountInactive, InsufficientFunds, LimitExceeded.
     """
     account, world = _with_system_account(account_id, Account.System.WORLD)
-    books, rules = open_books([account.pk, world.pk], [account.pk], actor)
+    books, rules = open_books(
+        actor, [TransferItem(from_account_id=account.pk, to_account_id=world.pk)]
+    )
     accounts = books.accounts
     try:
         txn = debit(
@@ -157,7 +166,7 @@ def post_journal(
         raise ValidationFailed(
             "A journal needs at least two entries.", {"entries": ["At least two entries."]}
         )
-    accounts = lock_accounts(account_id for account_id, _ in entries)
+    accounts = lock_books(actor, [account_id for account_id, _ in entries]).accounts
     if len(accounts) != len({account_id for account_id, _ in entries}):
         raise NotFound("No such account.")
     legs = []

@@ -1,6 +1,6 @@
 """Transfers, batches and two-phase holds (all a transfer is: a batch of one)."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -10,57 +10,80 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.locks import lock_accounts
 from accounts.models import Account, User
+from accounts.permissions import TRANSFER_ANY
 from ledger import risk
 from ledger.errors import AssetMismatch
-from ledger.models import BalanceMonitor, Transaction
-from ledger.services.books import Books, Leg, minor_amount
+from ledger.models import Transaction
+from ledger.services.books import Books, Leg, lock_books, minor_amount
 from ledgerflow import metrics
 from ledgerflow.db import retry_on_contention
-from ledgerflow.errors import DomainError, InvalidState, NotFound, ValidationFailed
-from webhooks.services import subscribers
+from ledgerflow.errors import (
+    DomainError,
+    InvalidState,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from ledgerflow.permissions import has_right
+from ledgerflow.writes import open_batch
 
 MAX_BATCH = 1000
 
 
 @dataclass
 class TransferItem:
-    """One transfer of a batch (or the only one): amounts in major units."""
+    """One transfer of a batch (or the only one): amounts in major units.
 
-    from_account_id: int
-    to_account_id: int
-    amount: Decimal
+    Accounts are named by primary key (services, admin) or by public id (`from_account`,
+    `to_account`: what an API client sends). A source named by public id must be the actor's
+    own unless the actor holds TRANSFER_ANY; any other is NotFound, like an unknown id.
+    """
+
+    from_account_id: int | None = None
+    to_account_id: int | None = None
+    amount: Decimal = Decimal(0)
     reference: str = ""
     category: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     pending: bool = False
     expires_at: datetime | None = None
+    from_account: str = ""
+    to_account: str = ""
 
 
 def open_books(
-    account_ids: Iterable[int], source_ids: Iterable[int], actor: User | None
+    actor: User | None, items: Sequence[TransferItem], *, deferrable: bool = False
 ) -> tuple[Books, dict[int, list]]:
-    """Read the risk rules and balance monitors, then lock the accounts (pk order), then the
-    users of any per-user rule (always the last lock).
+    """Lock every account the items name — by id or public id, in one statement that also
+    reads the configuration version — then the users of any per-user rule (the last lock).
 
-    Rules, monitors and webhook subscribers are configuration, not balances: reading them
-    before the row locks shortens the time a lock is held, which is what limits a hot
-    account's throughput.
+    Rules, monitors and webhook subscribers come from the cached configuration of that
+    version (ledger.config): no configuration query while the locks are held, unless it
+    changed.
     """
-    ids = sorted(set(account_ids))
-    keys = {
-        row.pk: row for row in Account.objects.filter(pk__in=ids).only("id", "asset_id", "owner_id")
-    }
+    ids = {pk for item in items for pk in (item.from_account_id, item.to_account_id) if pk}
+    public_ids = {pid for item in items for pid in (item.from_account, item.to_account) if pid}
+    books = lock_books(actor, ids, public_ids=public_ids, deferrable=deferrable)
+    by_public_id = {account.public_id: account.pk for account in books.accounts.values()}
+    may_move_any = bool(public_ids) and has_right(actor, TRANSFER_ANY)
+    for item in items:
+        if item.from_account:
+            pk = by_public_id.get(item.from_account)
+            owner = books.accounts[pk].owner_id if pk else None
+            # Someone else's account is as unknown as a missing one (404, never 403).
+            item.from_account_id = pk if (owner == actor.pk or may_move_any) else None
+        if item.to_account:
+            item.to_account_id = by_public_id.get(item.to_account)
     # Risk rules watch customer money leaving; system accounts are the operator's own.
-    rules = risk.rules_for(
-        keys[pk] for pk in sorted(set(source_ids)) if pk in keys and keys[pk].owner_id
-    )
-    monitors = list(BalanceMonitor.objects.filter(is_active=True, account_id__in=ids))
-    endpoints = subscribers(row.owner_id for row in keys.values() if row.owner_id)
-    accounts = lock_accounts(ids)
+    sources = {item.from_account_id for item in items} & books.accounts.keys()
+    rules = {
+        pk: books.config.rules_for(books.accounts[pk])
+        for pk in sorted(sources)
+        if books.accounts[pk].owner_id
+    }
     risk.lock_rule_users(rule for source_rules in rules.values() for rule in source_rules)
-    return Books(accounts, actor, monitors=monitors, endpoints=endpoints), rules
+    return books, rules
 
 
 def _hold_expiry(item_expires_at: datetime | None) -> datetime:
@@ -121,28 +144,35 @@ def debit(
 
 
 @retry_on_contention
-@transaction.atomic
 def post_batch(*, actor: User, items: Sequence[TransferItem]) -> list[Transaction]:
     """Apply up to MAX_BATCH transfers all-or-nothing, locking every account once.
 
     A failing item raises its DomainError with `index` (its position) added; nothing applies.
     """
+    # Inside the idempotency layer's unit (it opened a write batch, and rolls its whole
+    # transaction back on any error) no savepoint of our own: two round trips less.
+    with transaction.atomic(savepoint=open_batch() is None):
+        return _post_batch(actor, items)
+
+
+def _post_batch(actor: User, items: Sequence[TransferItem]) -> list[Transaction]:
     if not 1 <= len(items) <= MAX_BATCH:
         raise ValidationFailed(
             f"A batch holds 1 to {MAX_BATCH} transfers.", {"transfers": ["1 to 1000 items."]}
         )
-    ids = {pk for item in items for pk in (item.from_account_id, item.to_account_id)}
-    books, rules = open_books(ids, (item.from_account_id for item in items), actor)
+    books, rules = open_books(actor, items, deferrable=True)
     accounts, usage, txns = books.accounts, risk.BatchUsage(), []
     for index, item in enumerate(items):
         try:
+            if item.from_account_id not in accounts:
+                raise NotFound(f"No account {item.from_account or item.from_account_id!r}.")
+            if item.to_account_id not in accounts:
+                raise NotFound(f"No account {item.to_account or item.to_account_id!r}.")
             if item.from_account_id == item.to_account_id:
                 raise ValidationFailed(
                     "Cannot transfer to the same account.",
                     {"to_account": ["Same as from_account."]},
                 )
-            if item.from_account_id not in accounts or item.to_account_id not in accounts:
-                raise NotFound("No such account.")
             txns.append(
                 debit(
                     books,
@@ -210,15 +240,31 @@ def _lock_hold(transaction_id: int) -> tuple[Transaction, Books]:
         raise NotFound("No such transaction.")
     if txn.status != Transaction.Status.PENDING:
         raise InvalidState(f"Only pending transactions can be settled; this one is {txn.status}.")
-    accounts = lock_accounts([txn.hold_from_id, txn.hold_to_id])
-    return txn, Books(accounts, None)
+    return txn, lock_books(None, [txn.hold_from_id, txn.hold_to_id])
 
 
 @retry_on_contention
 @transaction.atomic
 def post_pending(*, actor: User, transaction_id: int, amount: Decimal | None = None) -> Transaction:
-    """Settle a hold: post `amount` (default: all of it) and release the rest. Once only."""
+    """Settle a hold: post `amount` (default: all of it) and release the rest. Once only.
+
+    Raises InvalidState (not pending, or past its `expires_at`: only voiding is left, as beat's
+    expire_holds will), PermissionDenied (a hold under review approved by whoever started it:
+    four eyes, as for adjustments), ValidationFailed (more than is held).
+    """
     txn, books = _lock_hold(transaction_id)
+    if (
+        txn.hold_reason != risk.REVIEW  # review holds wait for their operator, however long
+        and txn.expires_at is not None
+        and txn.expires_at <= timezone.now()
+    ):
+        raise InvalidState(
+            f"This hold expired at {txn.expires_at.isoformat()}; it can only be voided now."
+        )
+    if txn.hold_reason == risk.REVIEW and txn.created_by_id == actor.pk:
+        raise PermissionDenied(
+            "Nobody approves a hold under review that they started: ask another operator."
+        )
     books.actor = actor
     minor = txn.held_amount if amount is None else minor_amount(amount, txn.asset)
     if minor > txn.held_amount:
@@ -236,8 +282,13 @@ def post_pending(*, actor: User, transaction_id: int, amount: Decimal | None = N
 @retry_on_contention
 @transaction.atomic
 def void_pending(*, actor: User | None, transaction_id: int, reason: str = "") -> Transaction:
-    """Release everything a hold reserves. Once only; a posted hold cannot be voided."""
+    """Release everything a hold reserves. Once only; a posted hold cannot be voided.
+
+    Anyone allowed to settle the hold may void it, their own under review too (declining
+    moves no money). The audit log names `actor`; beat's expiry passes None.
+    """
     txn, books = _lock_hold(transaction_id)
+    books.actor = actor if actor is not None and actor.pk else None
     books.release(txn)
     txn.status = Transaction.Status.VOIDED
     books.events.append(("transaction.voided", txn, [txn.hold_from_id, txn.hold_to_id]))
@@ -253,9 +304,11 @@ def expire_holds(*, now: datetime | None = None) -> int:
     was posted or voided meanwhile is skipped.
     """
     now = now or timezone.now()
-    due = Transaction.objects.filter(
-        status=Transaction.Status.PENDING, expires_at__lte=now
-    ).values_list("pk", flat=True)
+    due = (
+        Transaction.objects.filter(status=Transaction.Status.PENDING, expires_at__lte=now)
+        .exclude(hold_reason=risk.REVIEW)
+        .values_list("pk", flat=True)
+    )
     expired = 0
     for pk in list(due[:10_000]):
         try:

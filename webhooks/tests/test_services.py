@@ -35,7 +35,7 @@ def test_transfer_delivers_signed_transaction_posted(
 
     (request,) = receiver.wait_for(1)
     event = Event.objects.get(type="transaction.posted", payload__id=txn.public_id)
-    assert request.json == event_data(event)
+    assert request.json == event_data(event, customer.pk)
     assert request.json["data"]["amount"] == "10.00"
     assert request.headers["Content-Type"] == "application/json"
     assert request.headers["User-Agent"] == "LedgerFlow-Webhooks/1.0"

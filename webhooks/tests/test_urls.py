@@ -115,9 +115,7 @@ def test_a_host_that_later_resolves_to_loopback_is_refused_on_delivery(
     delivery.refresh_from_db()
     assert delivery.attempts == 1
     assert delivery.last_status_code is None
-    assert delivery.last_error == (
-        "refused: 'hooks.rebind.test' resolved to non-public address 127.0.0.1"
-    )
+    assert delivery.last_error == "refused: 'hooks.rebind.test' resolved to a non-public address"
     assert receiver.requests == []
 
 
@@ -133,7 +131,7 @@ def test_a_private_endpoint_is_refused_on_delivery_once_the_setting_is_off(
     services.attempt_delivery(delivery_id=Delivery.objects.get(endpoint=endpoint).pk)
 
     delivery = Delivery.objects.get(endpoint=endpoint)
-    assert "non-public address 127.0.0.1" in delivery.last_error
+    assert delivery.last_error == "refused: '127.0.0.1' resolved to a non-public address"
     assert receiver.requests == []
 
 
