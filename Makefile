@@ -62,8 +62,15 @@ requirements:
 	mv "$$tmp/requirements.txt" requirements.txt
 	@echo "requirements.txt regenerated; 'make venv' installs it."
 
+# PostgreSQL + Redis of this machine (a scratch database whose name contains "bench": it is
+# dropped and recreated). Not part of `make test`. E.g. make bench BENCH_ARGS="--quick".
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lf_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/2
+BENCH_BROKER_URL ?= redis://127.0.0.1:6379/1
+BENCH_ARGS ?=
 bench: venv
-	@if [ -f bench/run.py ]; then $(BIN)/python bench/run.py; else echo "bench/run.py not found: nothing to run."; fi
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) \
+	CELERY_BROKER_URL=$(BENCH_BROKER_URL) $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .hypothesis .ruff_cache
