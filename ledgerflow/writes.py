@@ -15,6 +15,7 @@ idempotency layer does this, so the record of a request is written with its mone
 """
 
 import contextvars
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -112,52 +113,69 @@ def _flush_one_by_one(parts: list[Insert | Statement]) -> None:
 # --- PostgreSQL: one data-modifying CTE -----------------------------------------------------
 
 
-def _columns(insert: Insert) -> list[models.Field]:
-    fields = list(insert.model._meta.concrete_fields)
-    pk = insert.model._meta.pk
-    if isinstance(pk, models.AutoField | models.BigAutoField) and all(
-        obj.pk is None for obj in insert.objs
-    ):
-        fields.remove(pk)
-    return fields
-
-
-def _insert_sql(insert: Insert) -> tuple[str, list[Any]]:
-    """INSERT … SELECT … FROM unnest(one array per column) [JOIN parent] [RETURNING …]."""
+@functools.cache
+def _shape(
+    model: type[models.Model],
+    with_pk: bool,
+    fk_name: str | None,
+    parent_model: type[models.Model] | None,
+    parent_key: str | None,
+    parent_alias_marker: str = "{parent}",
+) -> tuple[str, tuple[models.Field, ...]]:
+    """The SQL of an insert of `model` rows (the parent's alias left as a marker) and its
+    columns, built once per shape: casts and quoting cost more than the values."""
     quote = connection.ops.quote_name
-    columns = _columns(insert)
-    fk_name = insert.parent[0] if insert.parent else None
-    fk_column = insert.model._meta.get_field(fk_name).column if fk_name else None
-    params, selects, unnest_args, names = [], [], [], []
+    opts = model._meta
+    columns = tuple(f for f in opts.concrete_fields if with_pk or f is not opts.pk)
+    fk_column = opts.get_field(fk_name).column if fk_name else None
+    selects, unnest_args, names = [], [], []
     for index, column in enumerate(columns):
-        alias = f"c{index}"
         if column.column == fk_column:
-            parent_field = insert.parent[2]
-            values = [getattr(getattr(obj, fk_name), parent_field) for obj in insert.objs]
-            cast = insert.parent[1].model._meta.get_field(parent_field).cast_db_type(connection)
-            selects.append(f"p.{quote('id')}")
+            cast = parent_model._meta.get_field(parent_key).cast_db_type(connection)
+            selects.append(f"p.{quote(parent_model._meta.pk.column)}")
         else:
-            values = [
-                column.get_db_prep_save(column.pre_save(obj, add=True), connection)
-                for obj in insert.objs
-            ]
             cast = column.cast_db_type(connection)
-            selects.append(f"v.{alias}")
+            selects.append(f"v.c{index}")
         unnest_args.append(f"%s::{cast}[]")
-        names.append(alias)
-        params.append(values)
+        names.append(f"c{index}")
     sql = (
-        f"INSERT INTO {quote(insert.model._meta.db_table)} "  # noqa: S608 - names, not values
+        f"INSERT INTO {quote(opts.db_table)} "  # noqa: S608 - names, not values
         f"({', '.join(quote(c.column) for c in columns)}) "
         f"SELECT {', '.join(selects)} FROM unnest({', '.join(unnest_args)}) "
         f"WITH ORDINALITY AS v({', '.join(names)}, ord)"
     )
-    if insert.parent:
-        parent_field = insert.parent[1].model._meta.get_field(insert.parent[2]).column
+    if fk_name:
+        key_column = parent_model._meta.get_field(parent_key).column
         fk_index = [c.column for c in columns].index(fk_column)
-        sql += f" JOIN {insert.parent[1].alias} p ON p.{quote(parent_field)} = v.c{fk_index}"
+        sql += f" JOIN {parent_alias_marker} p ON p.{quote(key_column)} = v.c{fk_index}"
     sql += " ORDER BY v.ord"  # ids are drawn in this order: the same order as `objs`
-    sql += f" RETURNING {quote(insert.model._meta.pk.column)}"
+    sql += f" RETURNING {quote(opts.pk.column)}"
+    return sql, columns
+
+
+def _insert_sql(insert: Insert) -> tuple[str, list[Any]]:
+    """INSERT … SELECT … FROM unnest(one array per column) [JOIN parent] RETURNING pk."""
+    opts = insert.model._meta
+    auto_pk = isinstance(opts.pk, models.AutoField | models.BigAutoField)
+    with_pk = not (auto_pk and all(obj.pk is None for obj in insert.objs))
+    fk_name, parent, parent_key = insert.parent or (None, None, None)
+    sql, columns = _shape(
+        insert.model, with_pk, fk_name, parent.model if parent else None, parent_key
+    )
+    fk_column = opts.get_field(fk_name).column if fk_name else None
+    params = []
+    for column in columns:
+        if column.column == fk_column:
+            params.append([getattr(getattr(obj, fk_name), parent_key) for obj in insert.objs])
+        else:
+            params.append(
+                [
+                    column.get_db_prep_save(column.pre_save(obj, add=True), connection)
+                    for obj in insert.objs
+                ]
+            )
+    if parent is not None:
+        sql = sql.replace("{parent}", parent.alias, 1)
     return sql, params
 
 
