@@ -118,7 +118,11 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     # A database host that drops packets must not hang requests (or /ready) forever.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Django's health check is a `SELECT 1` round trip at the start of every request that
+    # reuses a connection (9% of a balance read's time in py-spy). Off by default: a
+    # connection the server dropped fails its request with a 503 and is replaced for the
+    # next one (ledgerflow/problems.py); turn on to trade that one 503 for a round trip.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_HEALTH_CHECKS", default=False)
 # Behind pgbouncer in transaction mode (deploy/pgbouncer/, docs/SCALING.md) a server connection
 # is ours for one transaction only: no server-side cursors (iterator() would DECLARE in one and
 # FETCH in another). Prepared statements are off already: Django leaves psycopg's
