@@ -113,6 +113,23 @@ def _flush_one_by_one(parts: list[Insert | Statement]) -> None:
 # --- PostgreSQL: one data-modifying CTE -----------------------------------------------------
 
 
+# Field types whose attribute is already the value to store (ints, foreign keys, booleans).
+_PLAIN_TYPES = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "BigIntegerField",
+        "IntegerField",
+        "SmallIntegerField",
+        "PositiveIntegerField",
+        "PositiveBigIntegerField",
+        "PositiveSmallIntegerField",
+        "BooleanField",
+        "ForeignKey",
+    }
+)
+
+
 @functools.cache
 def _shape(
     model: type[models.Model],
@@ -167,6 +184,9 @@ def _insert_sql(insert: Insert) -> tuple[str, list[Any]]:
     for column in columns:
         if column.column == fk_column:
             params.append([getattr(getattr(obj, fk_name), parent_key) for obj in insert.objs])
+        elif column.get_internal_type() in _PLAIN_TYPES:
+            # Stored as they are (the field's own conversion would be int(x) or a no-op).
+            params.append([getattr(obj, column.attname) for obj in insert.objs])
         else:
             params.append(
                 [

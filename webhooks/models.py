@@ -9,6 +9,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+# Fields of a payload's entry that only the entry's account owner (and staff) may see.
+PRIVATE_ENTRY_FIELDS = ("balance_after", "version")
+
 # DESIGN §6: the event types a client may subscribe to.
 EVENT_TYPES = (
     "account.created",
@@ -36,11 +39,10 @@ class Event(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     type = models.CharField(max_length=64, db_index=True)
     payload = models.JSONField(encoder=DjangoJSONEncoder, help_text="The whole event, for staff.")
-    views = models.JSONField(
-        encoder=DjangoJSONEncoder,
+    owned_entries = models.JSONField(
         default=dict,
         blank=True,
-        help_text="Per-owner payloads (user id -> data) where an owner may see less than staff.",
+        help_text="User id -> positions in the payload's `entries` of that user's accounts.",
     )
     account = models.ForeignKey(
         "accounts.Account", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -62,10 +64,25 @@ class Event(models.Model):
         return f"{self.type} {self.id}"
 
     def payload_for(self, user_id: int | None) -> dict:
-        """The data as one recipient sees it: `None` is a viewer of every event (staff)."""
-        if user_id is None:
+        """The data as one recipient sees it: `None` is a viewer of every event (staff).
+
+        An entry's `balance_after` and `version` are private to its account's owner: a payee
+        never learns the payer's balance. Built at read time from the positions stored at
+        write time, so an event costs one payload however many owners it has.
+        """
+        entries = self.payload.get("entries") if isinstance(self.payload, dict) else None
+        if user_id is None or not entries:
             return self.payload
-        return self.views.get(str(user_id), self.payload)
+        own = set(self.owned_entries.get(str(user_id), ()))
+        return {
+            **self.payload,
+            "entries": [
+                entry
+                if position in own
+                else {k: v for k, v in entry.items() if k not in PRIVATE_ENTRY_FIELDS}
+                for position, entry in enumerate(entries)
+            ],
+        }
 
 
 def _endpoint_public_id() -> str:

@@ -49,17 +49,18 @@ def record_event(
     data: dict[str, Any],
     *,
     accounts: Sequence[Any] = (),
-    views: dict[int, dict[str, Any]] | None = None,
+    owned_entries: dict[int, list[int]] | None = None,
 ) -> Event:
     """Write an Event and its Deliveries in the caller's transaction; enqueue them on commit.
 
     `accounts` are the ledger accounts the event concerns: every owner among them may see it
     and receives it on their subscribed endpoints; endpoints of staff holding VIEW_EVENTS
-    receive every event. `data` is the whole event (what those staff see); `views` maps an
-    owner's user id to the data built for that owner where it must see less (someone else's
-    balance). A rolled-back change leaves no event, no delivery and no message.
+    receive every event. `data` is the whole event (what those staff see); where it lists
+    `entries`, `owned_entries` maps an owner's user id to the positions of its own, the only
+    ones whose balances it is shown (Event.payload_for). A rolled-back change leaves no
+    event, no delivery and no message.
     """
-    return record_events([(event_type, data, accounts, views or {})])[0]
+    return record_events([(event_type, data, accounts, owned_entries or {})])[0]
 
 
 @dataclass(frozen=True)
@@ -110,19 +111,19 @@ def _sees_all_events() -> Q:
 
 
 def record_events(
-    items: Sequence[tuple[str, dict[str, Any], Sequence[Any], dict[int, dict[str, Any]]]],
+    items: Sequence[tuple[str, dict[str, Any], Sequence[Any], dict[int, list[int]]]],
     *,
     subscribers: Subscribers | None = None,
     batch: WriteBatch | None = None,
 ) -> list[Event]:
     """`record_event` for many events at once (a batch of transfers): a fixed number of bulk
-    statements whatever the number of events. Items are (type, data, accounts, views) as in
+    statements whatever the number of events. Items are (type, data, accounts, owned_entries) as in
     `record_event`. `subscribers` may come from a cache (`load_subscribers()`). With `batch`
     the rows join the caller's write batch (ledgerflow.writes), sent when it flushes."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record_event must run inside the transaction of the change")
     events, audiences = [], []
-    for event_type, data, accounts, views in items:
+    for event_type, data, accounts, owned_entries in items:
         if event_type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {event_type!r}")
         owner_ids = list(dict.fromkeys(a.owner_id for a in accounts if a.owner_id))
@@ -130,7 +131,7 @@ def record_events(
             Event(
                 type=event_type,
                 payload=data,
-                views={str(owner_id): view for owner_id, view in views.items()},
+                owned_entries={str(owner): rows for owner, rows in owned_entries.items()},
                 account_id=accounts[0].pk if accounts else None,
                 owner_id=owner_ids[0] if owner_ids else None,
             )

@@ -17,7 +17,7 @@ from ledger import risk
 from ledger.config import Config, config_at, version_expression
 from ledger.errors import InsufficientFunds, LimitExceeded, UnbalancedTransaction
 from ledger.models import BalanceMonitor, Entry, Transaction
-from ledger.representations import transaction_data
+from ledger.representations import transaction_data, transaction_entries
 from ledgerflow import metrics
 from ledgerflow.errors import NotFound, ValidationFailed
 from ledgerflow.money import InvalidAmount, fits_int64, to_major, to_minor
@@ -247,10 +247,12 @@ class Books:
         events = []
         for event_type, txn, account_ids in self.events:
             accounts = [self.accounts[pk] for pk in account_ids]
-            # Built per recipient: each owner sees balances of its own accounts only.
-            owners = {a.owner_id for a in accounts if a.owner_id}
-            views = {owner: transaction_data(txn, owner) for owner in sorted(owners)}
-            events.append((event_type, data[id(txn)], accounts, views))
+            # Per recipient: each owner is shown the balances of its own entries only.
+            owned: dict[int, list[int]] = {a.owner_id: [] for a in accounts if a.owner_id}
+            for position, entry in enumerate(transaction_entries(txn)):
+                if entry.account.owner_id in owned:
+                    owned[entry.account.owner_id].append(position)
+            events.append((event_type, data[id(txn)], accounts, owned))
         record_events(
             events + self._monitor_events(), subscribers=self.config.subscribers, batch=batch
         )

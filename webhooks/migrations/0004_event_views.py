@@ -13,8 +13,8 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name='event',
-            name='views',
-            field=models.JSONField(blank=True, default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder, help_text='Per-owner payloads (user id -> data) where an owner may see less than staff.'),
+            name='owned_entries',
+            field=models.JSONField(blank=True, default=dict, help_text="User id -> positions in the payload's `entries` of that user's accounts."),
         ),
         migrations.AlterField(
             model_name='event',

@@ -69,3 +69,25 @@ def test_staff_endpoints_get_every_event_whole_only_with_the_right(
     polled = client_for(watcher).get("/api/v1/events").json()["results"]
     assert any(e["data"].get("id") == txn.public_id for e in polled)
     assert client_for(bystander).get("/api/v1/events").json()["results"] == []
+
+
+def test_an_event_of_many_owners_stores_one_payload_and_each_sees_only_its_own(staff, funded):
+    """A journal to 40 customers: one payload, a list of positions per owner (not 40 copies)."""
+    from ledger.services import post_journal
+    from webhooks.models import Event
+
+    owners = [UserFactory() for _ in range(40)]
+    payer = funded(UserFactory(), "40.00")
+    targets = [funded(owner, "0") for owner in owners]
+    txn = post_journal(
+        actor=staff,
+        entries=[(payer.pk, Decimal("-40.00"))] + [(t.pk, Decimal("1.00")) for t in targets],
+    )
+    event = Event.objects.get(type="transaction.posted", payload__id=txn.public_id)
+    assert all(len(positions) == 1 for positions in event.owned_entries.values())
+    for owner, target in list(zip(owners, targets, strict=True))[:3]:
+        lines = _lines(event.payload_for(owner.pk))
+        assert lines[target.public_id]["balance_after"] == "1.00"
+        hidden = [line for key, line in lines.items() if key != target.public_id]
+        assert all("balance_after" not in line and "version" not in line for line in hidden)
+    assert all("balance_after" in line for line in event.payload_for(None)["entries"])
