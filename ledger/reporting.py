@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -402,7 +402,7 @@ def _entry_rows(export: Export) -> Iterator[list]:
         "balance_after",
         "account_version",
     )
-    for row in rows.iterator(chunk_size=CSV_CHUNK):
+    for row in _stream(rows, db):
         (created_at, pk, txn, account, asset, exponent, kind, category, reference) = row[:9]
         amount, balance_after, version = row[9:]
         yield [
@@ -418,6 +418,23 @@ def _entry_rows(export: Export) -> Iterator[list]:
             to_major(balance_after, exponent),
             version,
         ]
+
+
+def _stream(rows: QuerySet, db: str) -> Iterator[tuple]:
+    """The rows of a values_list query, in chunks, with constant memory.
+
+    On PostgreSQL straight from psycopg's (server-side, unless pgbouncer forbids it) cursor:
+    these columns need none of Django's per-row converters, whose cost was most of an
+    export's time. Elsewhere (SQLite returns datetimes as text) through the ORM.
+    """
+    if connections[db].vendor != "postgresql":
+        yield from rows.iterator(chunk_size=CSV_CHUNK)
+        return
+    sql, params = rows.query.sql_with_params()
+    with connections[db].chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while chunk := cursor.fetchmany(CSV_CHUNK):
+            yield from chunk
 
 
 def _transaction_rows(export: Export) -> Iterator[list]:
@@ -438,7 +455,7 @@ def _transaction_rows(export: Export) -> Iterator[list]:
         "reference",
         "reverses__public_id",
     )
-    for row in rows.iterator(chunk_size=CSV_CHUNK):
+    for row in _stream(rows, db):
         created_at, txn, kind, status, asset, exponent, amount, category, reference, reverses = row
         yield [
             _iso(created_at),

@@ -62,10 +62,19 @@ def to_minor(amount: Decimal, exponent: int) -> int:
     return minor
 
 
+_POWERS = tuple(10**exponent for exponent in range(19))
+
+
 def to_major(minor: int, exponent: int) -> str:
-    """1250 at exponent 2 -> "12.50"; -5 -> "-0.05": always exactly `exponent` places."""
-    quantum = Decimal(1).scaleb(-exponent)
-    return format(Decimal(minor).scaleb(-exponent).quantize(quantum), "f")
+    """1250 at exponent 2 -> "12.50"; -5 -> "-0.05": always exactly `exponent` places.
+
+    Integer arithmetic (every amount in every response and export row goes through here);
+    the Decimal round trip of to_minor is its inverse (tests/test_money.py).
+    """
+    if not exponent:
+        return str(minor)
+    whole, fraction = divmod(abs(minor), _POWERS[exponent])
+    return f"{'-' if minor < 0 else ''}{whole}.{fraction:0{exponent}d}"
 
 
 def fits_int64(value: int) -> bool:

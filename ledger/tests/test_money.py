@@ -74,3 +74,11 @@ def test_negative_formatting():
     assert to_major(-5, 2) == "-0.05"
     assert to_major(0, 6) == "0.000000"
     assert to_major(1234, 0) == "1234"
+
+
+@given(st.integers(min_value=-INT64_MAX - 1, max_value=INT64_MAX), st.integers(0, 18))
+def test_to_major_equals_the_decimal_rendering(minor, exponent):
+    """The integer formatting agrees with Decimal's exact rendering everywhere in int64."""
+    quantum = Decimal(1).scaleb(-exponent)
+    expected = format(Decimal(minor).scaleb(-exponent).quantize(quantum), "f")
+    assert to_major(minor, exponent) == expected
