@@ -37,6 +37,12 @@ def lock_accounts(
     return {row.pk: row for row in rows}
 
 
+def lock_users(ids: Iterable[int]) -> dict[int, User]:
+    """Lock users' rows in primary-key order (per-user risk rules: always the last lock)."""
+    rows = User.objects.filter(pk__in=set(ids)).order_by("pk").select_for_update()
+    return {row.pk: row for row in rows}
+
+
 def lock_user(user_id: int) -> User | None:
-    """Lock one user's row (login lockout counts; per-user risk rules), or None if gone."""
-    return User.objects.select_for_update().filter(pk=user_id).first()
+    """Lock one user's row (login lockout counts), or None if gone."""
+    return lock_users([user_id]).get(user_id)

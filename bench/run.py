@@ -379,9 +379,11 @@ def load_history(entries: int, accounts: int, label: str) -> dict:
 
 
 def access_token(user) -> str:
-    from rest_framework_simplejwt.settings import api_settings
+    """An access token as POST /auth/token issues it (with the staff claim, so a customer's
+    request on the hot endpoints reads no user row, as in production)."""
+    from accounts.authentication import token_pair_for
 
-    return str(api_settings.AUTH_TOKEN_CLASSES[0].for_user(user))
+    return str(token_pair_for(user).access_token)
 
 
 def seed(data: Data, run_dir: Path, config: Config, needs: set[str]) -> None:

@@ -70,10 +70,3 @@ def config_at(version: int | None) -> Config:
         with _lock:
             _cached = fresh
     return fresh
-
-
-def forget() -> None:
-    """Drop this process's cache (tests that rewrite the version row by hand)."""
-    global _cached
-    with _lock:
-        _cached = None

@@ -9,10 +9,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from accounts.locks import lock_users
 from accounts.models import Account
 from ledger.errors import LimitExceeded
 from ledger.models import Entry, RiskRule, Transaction
@@ -60,9 +60,9 @@ def rules_for(sources: Iterable[Account]) -> dict[int, list[RiskRule]]:
 
 
 def lock_rule_users(rules: Iterable[RiskRule]) -> None:
-    user_ids = sorted({rule.user_id for rule in rules if rule.user_id})
+    user_ids = {rule.user_id for rule in rules if rule.user_id}
     if user_ids:
-        list(get_user_model().objects.filter(pk__in=user_ids).select_for_update().order_by("pk"))
+        lock_users(user_ids)
 
 
 def _scope(rule: RiskRule, source: Account) -> list[int]:

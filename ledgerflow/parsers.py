@@ -26,7 +26,7 @@ class DecimalJSONParser(JSONParser):
         try:
             data = json.loads(
                 raw.decode(encoding),
-                parse_float=_parse_float,
+                parse_float=_decimal_number,  # json's hook for numbers with a fraction or exponent
                 parse_constant=_reject_constant,
             )
         except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
@@ -36,7 +36,7 @@ class DecimalJSONParser(JSONParser):
         return data
 
 
-def _parse_float(text: str) -> Decimal:
+def _decimal_number(text: str) -> Decimal:
     # Exact either way; the mark lets AmountField refuse `1e3` (metadata may keep it).
     return ExponentDecimal(text) if "e" in text or "E" in text else Decimal(text)
 

@@ -23,7 +23,7 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 # RFC 9110: a 401 must say how to authenticate, also when the view itself has no authenticator.
 WWW_AUTHENTICATE = 'Bearer realm="api"'
 _INTERNAL = "An unexpected error occurred; quote the request id when reporting it."
-_TOO_LARGE = ("Request body too large", "The request body exceeds the size limit.")
+_TOO_LARGE_DETAIL = "The request body exceeds the size limit."
 
 # DRF exception class -> stable problem code (DESIGN §4).
 _DRF_CODES: list[tuple[type[Exception], str, str]] = [
@@ -110,7 +110,7 @@ def _audit_refusal(exc: DomainError, context: dict) -> None:
 
 def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, RequestDataTooBig):  # something read `request.body` past the limit
-        exc = PayloadTooLarge("The request body exceeds the size limit.")
+        exc = PayloadTooLarge(_TOO_LARGE_DETAIL)
     elif isinstance(exc, OperationalError | InterfaceError):
         # The database is down or dropped the connection (contention is retried, then 409, by
         # `retry_on_contention`). Django discards the broken connection when the request ends;
@@ -186,7 +186,7 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
     )
 
 
-def _api_problem(request: HttpRequest, status_code: int, code: str, title: str, detail: str):
+def _api_problem(status_code: int, code: str, title: str, detail: str) -> JsonResponse:
     body = problem_body(status_code=status_code, code=code, title=title, detail=detail)
     return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
 
@@ -195,7 +195,7 @@ def not_found_view(request: HttpRequest, exception: Exception) -> HttpResponse:
     """`handler404`: unknown paths under /api/ answer problem+json; others Django's page."""
     if not request.path.startswith("/api/"):
         return page_not_found(request, exception)
-    return _api_problem(request, 404, "not_found", "Not found", f"No endpoint at {request.path}.")
+    return _api_problem(404, "not_found", "Not found", f"No endpoint at {request.path}.")
 
 
 # Exempt, or a POST to an unknown path would meet the CSRF check first: an HTML 403.
@@ -211,17 +211,17 @@ def bad_request_view(request: HttpRequest, exception: Exception) -> HttpResponse
     if not request.path.startswith("/api/"):
         return bad_request(request, exception)
     if isinstance(exception, RequestDataTooBig):
-        return _api_problem(request, 413, "payload_too_large", *_TOO_LARGE)
-    return _api_problem(request, 400, "bad_request", "Bad request", "The request is malformed.")
+        return _api_problem(413, PayloadTooLarge.code, PayloadTooLarge.title, _TOO_LARGE_DETAIL)
+    return _api_problem(400, "bad_request", "Bad request", "The request is malformed.")
 
 
 def permission_denied_view(request: HttpRequest, exception: Exception) -> HttpResponse:
     if not request.path.startswith("/api/"):
         return permission_denied(request, exception)
-    return _api_problem(request, 403, "permission_denied", "Permission denied", "Not allowed.")
+    return _api_problem(403, "permission_denied", "Permission denied", "Not allowed.")
 
 
 def server_error_view(request: HttpRequest) -> HttpResponse:
     if not request.path.startswith("/api/"):
         return server_error(request)
-    return _api_problem(request, 500, "internal_error", "Internal server error", _INTERNAL)
+    return _api_problem(500, "internal_error", "Internal server error", _INTERNAL)

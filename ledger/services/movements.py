@@ -102,7 +102,7 @@ def post_withdrawal(
     Raises AccountInactive, InsufficientFunds, LimitExceeded.
     """
     account, world = _with_system_account(account_id, Account.System.WORLD)
-    books, rules = open_books(
+    books, rules, _ = open_books(
         actor, [TransferItem(from_account_id=account.pk, to_account_id=world.pk)]
     )
     accounts = books.accounts

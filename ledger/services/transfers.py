@@ -54,9 +54,11 @@ class TransferItem:
 
 def open_books(
     actor: User | None, items: Sequence[TransferItem], *, deferrable: bool = False
-) -> tuple[Books, dict[int, list]]:
+) -> tuple[Books, dict[int, list], list[tuple[int | None, int | None]]]:
     """Lock every account the items name — by id or public id, in one statement that also
     reads the configuration version — then the users of any per-user rule (the last lock).
+    Returns the books, the rules by source, and each item's (source, target) primary keys:
+    None where the account is unknown or, for a source named by public id, not the actor's.
 
     Rules, monitors and webhook subscribers come from the cached configuration of that
     version (ledger.config): no configuration query while the locks are held, unless it
@@ -67,23 +69,31 @@ def open_books(
     books = lock_books(actor, ids, public_ids=public_ids, deferrable=deferrable)
     by_public_id = {account.public_id: account.pk for account in books.accounts.values()}
     may_move_any = bool(public_ids) and has_right(actor, TRANSFER_ANY)
-    for item in items:
-        if item.from_account:
-            pk = by_public_id.get(item.from_account)
-            owner = books.accounts[pk].owner_id if pk else None
-            # Someone else's account is as unknown as a missing one (404, never 403).
-            item.from_account_id = pk if (owner == actor.pk or may_move_any) else None
-        if item.to_account:
-            item.to_account_id = by_public_id.get(item.to_account)
+
+    def source_of(item: TransferItem) -> int | None:
+        if not item.from_account:
+            return item.from_account_id
+        pk = by_public_id.get(item.from_account)
+        owner = books.accounts[pk].owner_id if pk else None
+        # Someone else's account is as unknown as a missing one (404, never 403).
+        return pk if (owner == actor.pk or may_move_any) else None
+
+    pairs = [
+        (
+            source_of(item),
+            by_public_id.get(item.to_account) if item.to_account else item.to_account_id,
+        )
+        for item in items
+    ]
     # Risk rules watch customer money leaving; system accounts are the operator's own.
-    sources = {item.from_account_id for item in items} & books.accounts.keys()
+    sources = {source for source, _ in pairs} & books.accounts.keys()
     rules = {
         pk: books.config.rules_for(books.accounts[pk])
         for pk in sorted(sources)
         if books.accounts[pk].owner_id
     }
     risk.lock_rule_users(rule for source_rules in rules.values() for rule in source_rules)
-    return books, rules
+    return books, rules, pairs
 
 
 def _hold_expiry(item_expires_at: datetime | None) -> datetime:
@@ -160,15 +170,15 @@ def _post_batch(actor: User, items: Sequence[TransferItem]) -> list[Transaction]
         raise ValidationFailed(
             f"A batch holds 1 to {MAX_BATCH} transfers.", {"transfers": ["1 to 1000 items."]}
         )
-    books, rules = open_books(actor, items, deferrable=True)
+    books, rules, pairs = open_books(actor, items, deferrable=True)
     accounts, usage, txns = books.accounts, risk.BatchUsage(), []
-    for index, item in enumerate(items):
+    for index, (item, (source, target)) in enumerate(zip(items, pairs, strict=True)):
         try:
-            if item.from_account_id not in accounts:
+            if source not in accounts:
                 raise NotFound(f"No account {item.from_account or item.from_account_id!r}.")
-            if item.to_account_id not in accounts:
+            if target not in accounts:
                 raise NotFound(f"No account {item.to_account or item.to_account_id!r}.")
-            if item.from_account_id == item.to_account_id:
+            if source == target:
                 raise ValidationFailed(
                     "Cannot transfer to the same account.",
                     {"to_account": ["Same as from_account."]},
@@ -177,8 +187,8 @@ def _post_batch(actor: User, items: Sequence[TransferItem]) -> list[Transaction]
                 debit(
                     books,
                     kind=Transaction.Kind.TRANSFER,
-                    source=accounts[item.from_account_id],
-                    target=accounts[item.to_account_id],
+                    source=accounts[source],
+                    target=accounts[target],
                     amount=item.amount,
                     rules=rules,
                     usage=usage,
