@@ -3,13 +3,22 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import beat_init, worker_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ledgerflow.settings")
 
 app = Celery("ledgerflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+@beat_init.connect
+def start_tracing(**kwargs) -> None:
+    """Tracing (off unless OTEL_EXPORTER_OTLP_ENDPOINT is set): tasks join their request's trace."""
+    from ledgerflow.tracing import configure_tracing
+
+    configure_tracing()
 
 
 @worker_ready.connect

@@ -364,11 +364,14 @@ LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "ledgerflow.middleware.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "ledgerflow.middleware.RequestIdLogFilter"},
+        "trace_id": {"()": "ledgerflow.tracing.TraceIdLogFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(trace_id)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
@@ -376,7 +379,7 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["request_id"],
+            "filters": ["request_id", "trace_id"],
             "formatter": "json" if env.bool("LOG_JSON", default=True) else "plain",
         }
     },
