@@ -40,6 +40,8 @@ DATA_MIGRATIONS = [
     ("ledger.migrations.0012_config_version", "create_version_row"),
     ("orders.migrations.0002_expire_orders_schedule", "schedule"),
     ("webhooks.migrations.0003_requeue_deliveries_schedule", "schedule"),
+    ("ledger.migrations.0013_requeue_exports_every_30s", "schedule"),
+    ("webhooks.migrations.0005_requeue_deliveries_every_10s", "schedule"),
 ]
 
 

@@ -14,7 +14,7 @@ from accounts.models import Account, ApiKey, Asset, User
 from audit.admin import AuditedModelAdmin
 from audit.services import audited
 from ledgerflow.errors import DomainError
-from ledgerflow.money import to_major
+from ledgerflow.money import money_text
 
 
 class UserCreateForm(AdminUserCreationForm):
@@ -264,21 +264,21 @@ class AccountAdmin(AuditedModelAdmin):
         # was loaded, undoing movements posted since.
         obj.save(update_fields=["name", "metadata"])
 
-    @admin.display(description="balance")
+    @admin.display(description="balance", ordering="balance")
     def balance_display(self, account: Account) -> str:
-        return f"{to_major(account.balance, account.asset.exponent)} {account.asset.code}"
+        return money_text(account.balance, account.asset)
 
     @admin.display(description="available")
     def available_display(self, account: Account) -> str:
-        return to_major(account.available, account.asset.exponent)
+        return money_text(account.available, account.asset)
 
     @admin.display(description="pending debits")
     def pending_debits_display(self, account: Account) -> str:
-        return to_major(account.pending_debits, account.asset.exponent)
+        return money_text(account.pending_debits, account.asset)
 
     @admin.display(description="pending credits")
     def pending_credits_display(self, account: Account) -> str:
-        return to_major(account.pending_credits, account.asset.exponent)
+        return money_text(account.pending_credits, account.asset)
 
     def has_status_permission(self, request):
         return request.user.has_perm("accounts.change_account")

@@ -3,13 +3,19 @@ JWTs that cost customers no database read on the hot endpoints."""
 
 import hashlib
 
+from django.conf import settings
+from django.db.models import Exists
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts.errors import AuthenticationFailed, EmailNotVerified
 from accounts.models import ApiKey, User
+from accounts.tokens import GENERATION_CLAIM, STAFF_CLAIM, new_refresh_token
+
+__all__ = ["STAFF_CLAIM", "ApiKeyAuthentication", "ClaimsJWTAuthentication", "token_pair_for"]
 
 KEYWORD = "Api-Key"
 
@@ -44,14 +50,11 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 # --- JWT without a database read for customers ----------------------------------------------
 
-STAFF_CLAIM = "stf"  # the user was staff when the token was issued
-
 
 def token_pair_for(user) -> RefreshToken:
-    """A refresh token (its access token inherits the claims) saying whether `user` is staff."""
-    refresh = RefreshToken.for_user(user)
-    refresh[STAFF_CLAIM] = bool(user.is_staff)
-    return refresh
+    """A refresh token (its access token inherits the claims) saying whether `user` is staff
+    and carrying its token generation; recorded as outstanding, so it can be revoked."""
+    return new_refresh_token(user)
 
 
 class ClaimsJWTAuthentication(JWTAuthentication):
@@ -61,6 +64,11 @@ class ClaimsJWTAuthentication(JWTAuthentication):
     the statement that locks the accounts (ledger.services.books.lock_books); reads trust the
     token for its lifetime (JWT_ACCESS_MINUTES). Staff tokens, and tokens without the claim,
     load the user row as usual: rights and flags always come from the database.
+
+    Wherever the row is read, the token's `gen` claim must equal `User.token_generation`: a
+    password reset bumps it, so every access token issued before the reset is refused at once
+    (the refresh tokens are blacklisted too). The stateless path checks it where money moves
+    (lock_books, same statement); a stateless *read* trusts the token until it expires.
 
     Only views whose code needs nothing of the user but its id and rights ask for it (a
     `stateless_user = True` attribute); on every other view the user row is read as usual.
@@ -74,13 +82,65 @@ class ClaimsJWTAuthentication(JWTAuthentication):
         return super().authenticate(request)
 
     def get_user(self, validated_token):
+        generation = validated_token.get(GENERATION_CLAIM, 0)
         if not self.stateless or validated_token.get(STAFF_CLAIM) is not False:
-            return super().get_user(validated_token)
+            user = super().get_user(validated_token)
+            if generation != user.token_generation:
+                raise exceptions.AuthenticationFailed(
+                    "Token was revoked (password reset); sign in again."
+                )
+            return user
         try:
             user_id = int(validated_token[jwt_settings.USER_ID_CLAIM])
         except (KeyError, TypeError, ValueError):
             raise exceptions.AuthenticationFailed("Token contained no recognizable user.") from None
-        user = User(pk=user_id, is_staff=False, is_superuser=False, is_active=True)
+        if not isinstance(generation, int):
+            raise exceptions.AuthenticationFailed("Token contained no recognizable user.")
+        user = User(
+            pk=user_id,
+            is_staff=False,
+            is_superuser=False,
+            is_active=True,
+            token_generation=generation,
+        )
         user._state.adding = False
         user.from_claims = True  # tells the money path to re-check `is_active`
         return user
+
+
+# --- who may move money: checked in the statement that locks the accounts -------------------
+
+
+def actor_annotations(actor) -> dict:
+    """Columns for the account-locking statement (ledger lock_books) about an actor known
+    only from its token's claims: still active, token not revoked, email verified when
+    REQUIRE_VERIFIED_EMAIL is on. Free: no extra round trip."""
+    if not getattr(actor, "from_claims", False):
+        return {}
+    mine = User.objects.filter(pk=actor.pk)
+    annotations = {
+        "actor_active": Exists(mine.filter(is_active=True, token_generation=actor.token_generation))
+    }
+    if settings.REQUIRE_VERIFIED_EMAIL:
+        annotations["actor_verified"] = Exists(mine.filter(email_verified_at__isnull=False))
+    return annotations
+
+
+def ensure_actor_may_move(actor, locked: dict) -> None:
+    """Raises AuthenticationFailed (inactive user, revoked token) or EmailNotVerified (a
+    customer without a verified email while REQUIRE_VERIFIED_EMAIL is on). Staff and API keys
+    are not asked for a verified email; the system (actor None) is never refused."""
+    if actor is None or not actor.pk:
+        return
+    rows = list(locked.values())
+    if getattr(actor, "from_claims", False):
+        if not all(row.actor_active for row in rows):
+            raise AuthenticationFailed("No active account found for the given token.")
+        verified = all(getattr(row, "actor_verified", True) for row in rows)
+    else:
+        verified = actor.is_staff or actor.email_verified_at is not None
+    if settings.REQUIRE_VERIFIED_EMAIL and not verified:
+        raise EmailNotVerified(
+            "Confirm your email address before moving money "
+            "(POST /api/v1/auth/verify-email/request)."
+        )

@@ -40,6 +40,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(default=timezone.now)
     failed_login_count = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    # Carried in every JWT (`gen`); a password reset bumps it, so tokens issued before it are
+    # refused wherever the user row is read (accounts.authentication).
+    token_generation = models.PositiveIntegerField(default=0)
 
     objects = UserManager()
 
@@ -49,6 +53,10 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
 
 class LoginFailure(models.Model):

@@ -15,10 +15,17 @@ POST_JOURNAL = "ledger.post_journal"  # POST /transactions: a general journal
 REVERSE = "ledger.reverse_transaction"  # POST /transactions/{id}/reverse
 REVIEW_HOLD = "ledger.review_hold"  # approve / decline a transfer held for risk review
 MANAGE_ORDERS = "orders.change_order"  # complete, fail or cancel any order
+RECORD_DEPOSIT = "orders.record_deposit"  # POST /orders/deposits: the indexer feed
 # Read rights (auditors): see every row of the kind, with every entry's balance_after.
 VIEW_ACCOUNTS = "accounts.view_account"
 VIEW_TRANSACTIONS = "ledger.view_transaction"
 VIEW_ORDERS = "orders.view_order"
+# Account lifecycle of any account: PATCH /accounts/{id}, POST /accounts/{id}/close.
+CHANGE_ACCOUNTS = "accounts.change_account"
+# User administration (/users): read, and deactivate/reactivate/set role. AUTH_USER_MODEL is
+# accounts.User, so these are the `accounts.*_user` permissions the admin checks too.
+VIEW_USERS = "accounts.view_user"
+MANAGE_USERS = "accounts.change_user"
 
 
 class IsStaffUser(BasePermission):

@@ -2,6 +2,7 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts import roles
 from accounts.models import Account, ApiKey
 from ledgerflow.fields import MetadataField
 from ledgerflow.money import to_major
@@ -66,9 +67,77 @@ class AccountCreateSerializer(serializers.Serializer):
 
 
 class UserSerializer(serializers.ModelSerializer):
+    email_verified = serializers.BooleanField(read_only=True)
+
     class Meta:
         model = get_user_model()
-        fields = ["id", "email", "telegram_id", "is_staff", "date_joined"]
+        fields = ["id", "email", "telegram_id", "is_staff", "email_verified", "date_joined"]
+
+
+class ManagedUserSerializer(serializers.ModelSerializer):
+    """A user as user administration sees it."""
+
+    email_verified = serializers.BooleanField(read_only=True)
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = get_user_model()
+        fields = [
+            "id",
+            "email",
+            "telegram_id",
+            "role",
+            "is_staff",
+            "is_superuser",
+            "is_active",
+            "email_verified",
+            "date_joined",
+            "last_login",
+        ]
+
+    @extend_schema_field(serializers.ChoiceField(choices=list(roles.ROLES), allow_null=True))
+    def get_role(self, user) -> str | None:
+        return roles.role_of(user)
+
+
+class UserFilterSerializer(serializers.Serializer):
+    email = serializers.CharField(required=False, default="", help_text="Part of the email.")
+    role = serializers.ChoiceField(choices=list(roles.ROLES), required=False, default="")
+    is_active = serializers.BooleanField(required=False, allow_null=True, default=None)
+    is_staff = serializers.BooleanField(required=False, allow_null=True, default=None)
+    email_verified = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class UserRoleUpdateSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(
+        choices=list(roles.ROLES), help_text="The user's only role from now on."
+    )
+
+
+class AccountUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    metadata = MetadataField(required=False, help_text="Replaces the whole metadata object.")
+
+
+class TokenConfirmSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=1000, help_text="The token from the mailed link.")
+
+
+class PasswordResetRequestSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=1000, help_text="The token from the mailed link.")
+    password = serializers.CharField(write_only=True, style={"input_type": "password"})
+
+
+class LogoutRequestSerializer(serializers.Serializer):
+    refresh = serializers.CharField()
+
+
+class AcceptedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
 
 
 class RegisterRequestSerializer(serializers.Serializer):
@@ -89,10 +158,6 @@ class TokenPairSerializer(serializers.Serializer):
 
 class TokenRefreshRequestSerializer(serializers.Serializer):
     refresh = serializers.CharField()
-
-
-class TokenAccessSerializer(serializers.Serializer):
-    access = serializers.CharField()
 
 
 class ApiKeySerializer(serializers.ModelSerializer):

@@ -6,20 +6,40 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
+from accounts import roles, tokens
 from accounts.authentication import hash_key
-from accounts.errors import AccountLocked, AuthenticationFailed, UnknownAsset
+from accounts.errors import (
+    AccountHasPendingHolds,
+    AccountHasPendingOrders,
+    AccountInactive,
+    AccountLocked,
+    AccountNotEmpty,
+    AuthenticationFailed,
+    InvalidToken,
+    TokenExpired,
+    UnknownAsset,
+)
 from accounts.locks import lock_accounts, lock_user
 from accounts.models import Account, ApiKey, Asset, LoginFailure, User
+from accounts.permissions import CHANGE_ACCOUNTS
+from accounts.tokens import GENERATION_CLAIM, new_refresh_token
+from audit.services import record_audit
 from ledgerflow.db import retry_on_contention
 from ledgerflow.errors import InvalidState, NotFound, PermissionDenied, ValidationFailed
+from ledgerflow.money import to_major
+from ledgerflow.permissions import has_right
 from webhooks.services import record_event
 
 
@@ -43,7 +63,9 @@ def register_user(*, email: str, password: str, telegram_id: str | None = None) 
         raise ValidationFailed("Password too weak.", {"password": list(exc.messages)}) from None
     try:
         with transaction.atomic():
-            return User.objects.create_user(email, password, telegram_id=telegram_id or None)
+            user = User.objects.create_user(email, password, telegram_id=telegram_id or None)
+            user.groups.add(*Group.objects.filter(name=roles.CUSTOMER))
+            return user
     except IntegrityError:  # a concurrent registration won the race
         raise ValidationFailed(
             "Email already registered.", {"email": ["Already registered."]}
@@ -131,19 +153,171 @@ def lift_login_lockout(*, user_id: int) -> None:
             User.objects.filter(pk=user_id).update(failed_login_count=0, locked_until=None)
 
 
-def refresh_access(*, refresh: str) -> str:
-    """A new access token for a valid refresh token of an active user.
-
-    Raises AuthenticationFailed for a bad, expired or wrong-type token or an inactive user.
-    """
+def _refresh_token(raw: str) -> RefreshToken:
+    """A valid refresh token: signed, unexpired, not revoked. Raises AuthenticationFailed."""
     try:
-        token = RefreshToken(refresh)
+        return RefreshToken(raw)  # checks the blacklist too (token_blacklist installed)
     except TokenError as exc:
         raise AuthenticationFailed(str(exc)) from None
-    user_id = token.payload.get(jwt_settings.USER_ID_CLAIM)
-    if not User.objects.filter(pk=user_id, is_active=True).exists():
+
+
+def _outstanding(token: RefreshToken, *, lock: bool = False) -> OutstandingToken:
+    """The token's OutstandingToken row (made for tokens issued before revocation existed)."""
+    jti = token[jwt_settings.JTI_CLAIM]
+    OutstandingToken.objects.get_or_create(
+        jti=jti,
+        defaults={
+            "user_id": User.objects.filter(pk=token.get(jwt_settings.USER_ID_CLAIM))
+            .values_list("pk", flat=True)
+            .first(),
+            "token": "",
+            "created_at": timezone.now(),
+            "expires_at": datetime_from_epoch(token["exp"]),
+        },
+    )
+    rows = OutstandingToken.objects.filter(jti=jti)
+    return (rows.select_for_update() if lock else rows).get()
+
+
+@retry_on_contention
+@transaction.atomic
+def rotate_refresh(*, refresh: str) -> tuple[str, str]:
+    """A new access token and a new refresh token; the presented refresh token is revoked.
+
+    Under the token's row lock, so two concurrent uses of one refresh token give one new
+    pair and one 401. Raises AuthenticationFailed for a bad, expired, wrong-type, revoked
+    (rotated or logged out) token, one issued before a password reset, or an inactive user.
+    """
+    token = _refresh_token(refresh)
+    outstanding = _outstanding(token, lock=True)
+    if BlacklistedToken.objects.filter(token=outstanding).exists():
+        raise AuthenticationFailed("Token is blacklisted")
+    user = User.objects.filter(pk=token.get(jwt_settings.USER_ID_CLAIM), is_active=True).first()
+    if user is None:
         raise AuthenticationFailed("No active account found for the given token.")
-    return str(token.access_token)
+    if token.get(GENERATION_CLAIM, 0) != user.token_generation:
+        raise AuthenticationFailed("Token was revoked (password reset); sign in again.")
+    BlacklistedToken.objects.create(token=outstanding)
+    # Claims from the row as it is now: a user promoted or demoted since gets the new `stf`.
+    fresh = new_refresh_token(user)
+    return str(fresh.access_token), str(fresh)
+
+
+@transaction.atomic
+def logout(*, actor: User, refresh: str) -> None:
+    """Revoke the caller's refresh token (its access tokens live out their few minutes).
+
+    Raises AuthenticationFailed for a bad, expired or already revoked token, InvalidToken for
+    another user's.
+    """
+    token = _refresh_token(refresh)
+    if str(token.get(jwt_settings.USER_ID_CLAIM)) != str(actor.pk):
+        raise InvalidToken("This refresh token is not yours.", errors={"refresh": ["Not yours."]})
+    BlacklistedToken.objects.get_or_create(token=_outstanding(token, lock=True))
+
+
+# --- email verification and password reset -------------------------------------------------
+# The request endpoints only enqueue mail (accounts.tasks builds the token when it sends):
+# the token appears in the message alone, never in a response, a log line or the broker, and
+# the response takes the same time whether or not the address is known.
+
+
+def _send_on_commit(user_id: int, kind: str) -> None:
+    from accounts.tasks import send_account_email
+
+    transaction.on_commit(lambda: send_account_email.delay(user_id, kind), robust=True)
+
+
+def request_email_verification(*, actor: User) -> None:
+    """Mail the caller a verification link, unless their email is verified already."""
+    if actor.email_verified_at is None and actor.is_active:
+        _send_on_commit(actor.pk, "verify_email")
+
+
+def request_password_reset(*, email: str) -> None:
+    """Mail a reset link if an active user has this email; do nothing otherwise (the caller
+    answers 202 either way, so the answer tells nothing about which emails exist)."""
+    user_id = (
+        User.objects.filter(email=(email or "").strip().lower(), is_active=True)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if user_id is not None:
+        _send_on_commit(user_id, "password_reset")
+
+
+def _token_owner(purpose, token: str) -> tuple[User, str]:
+    """Lock and return the user a mailed token names, and its state hash.
+
+    Raises TokenExpired or InvalidToken (forged, another purpose's, unknown or inactive user).
+    """
+    try:
+        user_id, state = tokens.read_token(purpose, token)
+    except tokens.TokenExpired:
+        raise TokenExpired("The link has expired; ask for a new one.") from None
+    except tokens.TokenInvalid:
+        raise _invalid_token() from None
+    user = lock_user(user_id)
+    if user is None or not user.is_active:
+        raise _invalid_token()
+    return user, state
+
+
+def _invalid_token(reason: str = "The token is not valid.") -> InvalidToken:
+    return InvalidToken(reason, errors={"token": [reason]})
+
+
+@retry_on_contention
+@transaction.atomic
+def confirm_email_verification(*, token: str) -> User:
+    """Mark the token's user's email verified. Single use: verifying changes the state the
+    token was signed over. Raises TokenExpired or InvalidToken (also when used before)."""
+    user, state = _token_owner(tokens.EMAIL_VERIFICATION, token)
+    if not tokens.state_matches(tokens.EMAIL_VERIFICATION, state, user):
+        raise _invalid_token("The token was used already or no longer matches the account.")
+    user.email_verified_at = timezone.now()
+    user.save(update_fields=["email_verified_at"])
+    record_audit(
+        user, "user.verify_email", user, {"email_verified": False}, {"email_verified": True}
+    )
+    return user
+
+
+@retry_on_contention
+@transaction.atomic
+def confirm_password_reset(*, token: str, password: str) -> User:
+    """Set a new password (Django's validators) and end every session of the user.
+
+    Ending sessions: every outstanding refresh token is blacklisted and the user's token
+    generation is bumped, so access tokens issued before are refused wherever the user row
+    is read and wherever money moves. Single use: the new password changes the state the token
+    was signed over. The user proved they read the mail: the email counts as verified and a
+    login lockout is lifted. Raises TokenExpired, InvalidToken or ValidationFailed (password).
+    """
+    user, state = _token_owner(tokens.PASSWORD_RESET, token)
+    if not tokens.state_matches(tokens.PASSWORD_RESET, state, user):
+        raise _invalid_token("The token was used already or no longer matches the account.")
+    try:
+        validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise ValidationFailed("Password too weak.", {"password": list(exc.messages)}) from None
+    user.set_password(password)
+    user.token_generation += 1
+    user.email_verified_at = user.email_verified_at or timezone.now()
+    user.locked_until, user.failed_login_count = None, 0
+    user.save(
+        update_fields=[
+            "password",
+            "token_generation",
+            "email_verified_at",
+            "locked_until",
+            "failed_login_count",
+        ]
+    )
+    LoginFailure.objects.filter(user=user).delete()
+    revoked = tokens.revoke_all_refresh_tokens(user.pk)
+    record_audit(user, "user.password_reset", user, None, {"refresh_tokens_revoked": revoked})
+    return user
 
 
 def create_api_key(*, actor: User, name: str) -> tuple[ApiKey, str]:
@@ -221,12 +395,222 @@ def system_account(*, asset: Asset, system_code: str) -> Account:
 def set_account_status(*, actor: User, account_id: int, status: str) -> Account:
     """Freeze, unfreeze or close an account (staff). Locks the row like a movement does.
 
-    Raises InvalidState when reopening a closed account.
+    Closing obeys the rules of `close_account` (zero balance, nothing pending). Raises
+    InvalidState when reopening a closed account, or close_account's errors.
     """
     account = lock_accounts([account_id])[account_id]
     if account.status == Account.Status.CLOSED and status != Account.Status.CLOSED:
         raise InvalidState("A closed account stays closed.", account=account.public_id)
-    if account.status != status:
+    if status == Account.Status.CLOSED and account.status != status:
+        _ensure_closable(account)
+        _close(actor, account)
+    elif account.status != status:
         account.status = status
         account.save(update_fields=["status"])
     return account
+
+
+# --- account lifecycle ---------------------------------------------------------------------
+
+
+@retry_on_contention
+@transaction.atomic
+def update_account(
+    *,
+    actor: User,
+    account_id: int,
+    name: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Account:
+    """Rename an account or replace its metadata (None leaves a field as it is), under the
+    row lock; records `account.updated` when something changed (and an audit row when staff
+    did it). Raises AccountInactive for a closed account: its record is final."""
+    account = lock_accounts([account_id])[account_id]
+    if account.status == Account.Status.CLOSED:
+        raise AccountInactive(
+            f"Account {account.public_id} is closed; it can no longer change.",
+            account=account.public_id,
+        )
+    before = {"name": account.name, "metadata": account.metadata}
+    changes = {
+        field: value
+        for field, value in (("name", name), ("metadata", metadata))
+        if value is not None and value != before[field]
+    }
+    if not changes:
+        return account
+    for field, value in changes.items():
+        setattr(account, field, value)
+    account.save(update_fields=list(changes))
+    record_event(
+        "account.updated",
+        {**account_event_data(account), "metadata": account.metadata, "changed": sorted(changes)},
+        accounts=[account],
+    )
+    if actor.is_staff:
+        record_audit(actor, "account.update", account, before, {**before, **changes})
+    return account
+
+
+@retry_on_contention
+@transaction.atomic
+def close_account(*, actor: User, account_id: int) -> Account:
+    """Close an account for good: it refuses every movement from now on and stays readable.
+
+    Race-safe against movements: the account's row lock is taken first (the lock every
+    movement and order creation takes), so a transfer either lands before and the balance is
+    not zero, or comes after and finds the account closed. Raises AccountNotEmpty,
+    AccountHasPendingHolds, AccountHasPendingOrders, InvalidState (system account, already
+    closed) or AccountInactive (a frozen account, for its owner: operators decide those).
+    """
+    account = lock_accounts([account_id])[account_id]
+    if account.status == Account.Status.FROZEN and not has_right(actor, CHANGE_ACCOUNTS):
+        raise AccountInactive(
+            f"Account {account.public_id} is frozen; an operator must close it.",
+            account=account.public_id,
+        )
+    _ensure_closable(account)
+    _close(actor, account)
+    return account
+
+
+def _ensure_closable(account: Account) -> None:
+    """Under the account's row lock. Raises the reason it cannot be closed, if any."""
+    ref = {"account": account.public_id}
+    if account.system_code or account.allow_negative:
+        raise InvalidState("System accounts cannot be closed.", **ref)
+    if account.status == Account.Status.CLOSED:
+        raise InvalidState(f"Account {account.public_id} is already closed.", **ref)
+    if account.pending_debits or account.pending_credits:
+        exponent, code = account.asset.exponent, account.asset.code
+        raise AccountHasPendingHolds(
+            f"Account {account.public_id} has pending holds "
+            f"({to_major(account.pending_debits, exponent)} {code} out, "
+            f"{to_major(account.pending_credits, exponent)} {code} in): post or void them first.",
+            **ref,
+        )
+    if account.balance:
+        raise AccountNotEmpty(
+            f"Account {account.public_id} holds "
+            f"{to_major(account.balance, account.asset.exponent)} {account.asset.code}: "
+            "move the balance out first.",
+            **ref,
+        )
+    # The one read of another app's table here: accounts may not import orders, and the
+    # check must be made under this row lock, which order creation takes too.
+    if account.orders.filter(status="pending").exists():
+        raise AccountHasPendingOrders(
+            f"Account {account.public_id} has pending payment orders: cancel them or let "
+            "them complete or expire first.",
+            **ref,
+        )
+
+
+def _close(actor: User | None, account: Account) -> None:
+    before = account.status
+    account.status = Account.Status.CLOSED
+    account.save(update_fields=["status"])
+    record_event("account.closed", account_event_data(account), accounts=[account])
+    record_audit(actor, "account.close", account, {"status": before}, {"status": account.status})
+
+
+# --- user administration (staff) -------------------------------------------------------------
+
+
+def _rights_of(user: User) -> set[str]:
+    """Permissions held directly or through groups, read from the tables (an inactive user's
+    `get_all_permissions()` is empty, and they could be reactivated)."""
+    held = Permission.objects.filter(Q(user=user) | Q(group__user=user)).values_list(
+        "content_type__app_label", "codename"
+    )
+    return {f"{app}.{codename}" for app, codename in held}
+
+
+def _ensure_may_manage(actor: User, target: User) -> None:
+    """The admin's rules (accounts.admin.UserAdmin): nobody changes their own standing here,
+    only superusers touch superusers, and a non-superuser manages only users holding no right
+    they lack themselves (taking over a better-privileged login is an escalation too)."""
+    if target.pk == actor.pk:
+        raise PermissionDenied("You cannot change your own account's status or role.")
+    if actor.is_superuser:
+        return
+    if target.is_superuser:
+        raise PermissionDenied("Only superusers may change a superuser.")
+    if not _rights_of(target) <= actor.get_all_permissions():
+        raise PermissionDenied("This user holds rights you do not hold.")
+
+
+def user_state(user: User) -> dict[str, Any]:
+    return {"is_active": user.is_active, "is_staff": user.is_staff, "role": roles.role_of(user)}
+
+
+def _set_active(*, actor: User, user_id: int, active: bool) -> User:
+    user = lock_user(user_id)
+    if user is None:
+        raise NotFound(f"No user {user_id}.")
+    _ensure_may_manage(actor, user)
+    if user.is_active == active:
+        return user
+    before = user_state(user)
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    if not active:
+        # Their tokens stop at once anyway (every path checks is_active); revoked refresh
+        # tokens also mean a reactivated user signs in afresh.
+        tokens.revoke_all_refresh_tokens(user.pk)
+    action = "user.reactivate" if active else "user.deactivate"
+    record_audit(actor, action, user, before, user_state(user))
+    return user
+
+
+@retry_on_contention
+@transaction.atomic
+def deactivate_user(*, actor: User, user_id: int) -> User:
+    """The user can no longer sign in, refresh, or use their API keys; their refresh tokens
+    are revoked. Deactivating an inactive user changes nothing. Raises NotFound or
+    PermissionDenied (self, a superuser, or a user with rights the actor lacks)."""
+    return _set_active(actor=actor, user_id=user_id, active=False)
+
+
+@retry_on_contention
+@transaction.atomic
+def reactivate_user(*, actor: User, user_id: int) -> User:
+    """Undo a deactivation (the user signs in again). Raises as deactivate_user."""
+    return _set_active(actor=actor, user_id=user_id, active=True)
+
+
+@retry_on_contention
+@transaction.atomic
+def set_user_role(*, actor: User, user_id: int, role: str) -> User:
+    """Make `role` (a group of permissions) the user's only role; staff roles set `is_staff`,
+    customer clears it. Permissions granted to the user directly stay as they are.
+
+    Raises NotFound, ValidationFailed (unknown role) or PermissionDenied: the rules of
+    `_ensure_may_manage`, and a non-superuser grants no role holding a right they lack.
+    """
+    group = Group.objects.filter(name=role, name__in=roles.ROLES).first()
+    if group is None:
+        raise ValidationFailed(
+            f"Unknown role {role!r}.", {"role": [f"One of: {', '.join(roles.ROLES)}."]}
+        )
+    user = lock_user(user_id)
+    if user is None:
+        raise NotFound(f"No user {user_id}.")
+    _ensure_may_manage(actor, user)
+    granted = {
+        f"{app}.{codename}"
+        for app, codename in group.permissions.values_list("content_type__app_label", "codename")
+    }
+    if not actor.is_superuser and not granted <= actor.get_all_permissions():
+        raise PermissionDenied(f"The {role} role holds rights you do not hold.")
+    before = user_state(user)
+    user.groups.remove(*Group.objects.filter(name__in=roles.ROLES).exclude(pk=group.pk))
+    user.groups.add(group)
+    staff = role != roles.CUSTOMER
+    if user.is_staff != staff:
+        user.is_staff = staff
+        user.save(update_fields=["is_staff"])
+    after = user_state(user)
+    if after != before:
+        record_audit(actor, "user.set_role", user, before, after)
+    return user

@@ -36,13 +36,21 @@ from ledger.models import (
 from ledger.services import post_pending, reverse_transaction, void_pending
 from ledgerflow.admin_site import EstimatedCountPaginator
 from ledgerflow.errors import DomainError
-from ledgerflow.money import InvalidAmount, parse_decimal, to_major, to_minor
+from ledgerflow.money import (
+    InvalidAmount,
+    money_text,
+    parse_decimal,
+    parse_major,
+    to_major,
+    to_minor,
+)
 
 LATEST_ROWS = 20
 
 
 def money(minor: int | None, asset: Asset) -> str:
-    return "-" if minor is None else f"{to_major(minor, asset.exponent)} {asset.code}"
+    """Every admin amount: major units with the asset code ("12.50 USD")."""
+    return "-" if minor is None else money_text(minor, asset)
 
 
 def run_each(
@@ -165,7 +173,7 @@ class TransactionAdmin(BigTableAdmin):
         "created_at",
         "hold_from",
         "hold_to",
-        "held_amount",
+        "held_amount_display",
         "expires_at",
         "hold_reason",
         "reverses",
@@ -175,6 +183,10 @@ class TransactionAdmin(BigTableAdmin):
     @admin.display(description="amount", ordering="amount")
     def amount_display(self, txn: Transaction) -> str:
         return money(txn.amount, txn.asset)
+
+    @admin.display(description="held amount")
+    def held_amount_display(self, txn: Transaction) -> str:
+        return money(txn.held_amount, txn.asset) if txn.held_amount else "-"
 
     def has_reverse_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("ledger.reverse_transaction")
@@ -231,6 +243,8 @@ class HoldUnderReviewAdmin(ReadOnlyAdmin):
     @admin.display(description="amount", ordering="amount")
     def amount_display(self, txn: Transaction) -> str:
         return money(txn.amount, txn.asset)
+
+    held_amount_display = TransactionAdmin.held_amount_display
 
     def has_review_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("ledger.review_hold")
@@ -297,22 +311,119 @@ class EntryAdmin(BigTableAdmin):
 # --- risk rules, monitors: configuration operators edit (audited) ----------------------------
 
 
+class RiskRuleForm(forms.ModelForm):
+    """`limit` typed in major units of the rule's asset (a count for transfers per minute);
+    stored as minor units, as the API's amounts are."""
+
+    limit = forms.CharField(
+        help_text='Major units of the asset, e.g. "250.00"; for "Maximum transfers per minute" '
+        "a whole number of transfers."
+    )
+
+    class Meta:
+        model = RiskRule
+        fields = ("name", "kind", "action", "asset", "account", "user", "limit", "is_active")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["limit"] = _limit_text(self.instance, with_code=False)
+
+    def clean(self):
+        data = super().clean()
+        kind, asset, account, text = (data.get(k) for k in ("kind", "asset", "account", "limit"))
+        if account is not None and asset is not None and account.asset_id != asset.pk:
+            self.add_error("account", f"This account holds {account.asset.code}, not {asset}.")
+        if text is None:
+            return data
+        if kind == RiskRule.Kind.MAX_TRANSFERS_PER_MINUTE:
+            if text.strip().isascii() and text.strip().isdigit():
+                data["limit"] = int(text)
+            else:
+                self.add_error("limit", "A whole number of transfers, e.g. 10.")
+        elif asset is None:
+            data.pop("limit")  # cannot convert without the asset; its own error shows
+        else:
+            try:
+                data["limit"] = parse_major(text, asset.exponent, zero=True)
+            except InvalidAmount as exc:
+                self.add_error("limit", str(exc))
+        return data
+
+
+def _limit_text(rule: RiskRule, *, with_code: bool = True) -> str:
+    if rule.kind == RiskRule.Kind.MAX_TRANSFERS_PER_MINUTE:
+        return f"{rule.limit} per minute" if with_code else str(rule.limit)
+    return money(rule.limit, rule.asset) if with_code else to_major(rule.limit, rule.asset.exponent)
+
+
 @admin.register(RiskRule)
 class RiskRuleAdmin(AuditedModelAdmin):
-    list_display = ("name", "kind", "action", "asset", "account", "user", "limit", "is_active")
+    form = RiskRuleForm
+    list_display = (
+        "name",
+        "kind",
+        "action",
+        "asset",
+        "account",
+        "user",
+        "limit_display",
+        "is_active",
+    )
     list_filter = ("kind", "action", "is_active", "asset")
     list_select_related = ("asset", "account__asset", "user")
     search_fields = ("name", "=account__public_id", "user__email")
     raw_id_fields = ("account", "user")
 
+    @admin.display(description="limit", ordering="limit")
+    def limit_display(self, rule: RiskRule) -> str:
+        return _limit_text(rule)
+
+
+class BalanceMonitorForm(forms.ModelForm):
+    """`threshold` typed in major units of the account's asset (may be zero or negative)."""
+
+    threshold = forms.CharField(
+        help_text='Major units of the account\'s asset, e.g. "100.00" (zero or negative too).'
+    )
+
+    class Meta:
+        model = BalanceMonitor
+        fields = ("account", "direction", "threshold", "is_active")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            monitor = self.instance
+            self.initial["threshold"] = to_major(monitor.threshold, monitor.account.asset.exponent)
+
+    def clean(self):
+        data = super().clean()
+        account, text = data.get("account"), data.get("threshold")
+        if text is None:
+            return data
+        if account is None:
+            data.pop("threshold")  # cannot convert without the asset; the account error shows
+            return data
+        try:
+            data["threshold"] = parse_major(text, account.asset.exponent, signed=True, zero=True)
+        except InvalidAmount as exc:
+            self.add_error("threshold", str(exc))
+        return data
+
 
 @admin.register(BalanceMonitor)
 class BalanceMonitorAdmin(AuditedModelAdmin):
-    list_display = ("account", "direction", "threshold", "is_active", "created_at")
+    form = BalanceMonitorForm
+    list_display = ("account", "direction", "threshold_display", "is_active", "created_at")
     list_filter = ("direction", "is_active")
     list_select_related = ("account__asset",)
     search_fields = ("=account__public_id",)
     raw_id_fields = ("account",)
+
+    @admin.display(description="threshold", ordering="threshold")
+    def threshold_display(self, monitor: BalanceMonitor) -> str:
+        return money(monitor.threshold, monitor.account.asset)
 
 
 # --- reporting rows and idempotency records: read-only -------------------------------------
@@ -528,10 +639,10 @@ class AccountWithHistoryAdmin(AccountAdmin):
             [
                 (
                     entry.account_version,
-                    entry.transaction.public_id,
+                    _transaction_link(entry.transaction),
                     entry.transaction.kind,
-                    to_major(entry.amount, account.asset.exponent),
-                    to_major(entry.balance_after, account.asset.exponent),
+                    money(entry.amount, account.asset),
+                    money(entry.balance_after, account.asset),
                     f"{entry.created_at:%Y-%m-%d %H:%M:%S}",
                 )
                 for entry in rows
@@ -541,20 +652,24 @@ class AccountWithHistoryAdmin(AccountAdmin):
     @admin.display(description=f"latest {LATEST_ROWS} snapshots")
     def latest_snapshots(self, account: Account) -> str:
         rows = BalanceSnapshot.objects.filter(account=account).order_by("-taken_at")[:LATEST_ROWS]
-        exponent = account.asset.exponent
         return _table(
             ("taken at", "balance", "held out", "held in", "version"),
             [
                 (
                     f"{snapshot.taken_at:%Y-%m-%d %H:%M:%S}",
-                    to_major(snapshot.balance, exponent),
-                    to_major(snapshot.pending_debits, exponent),
-                    to_major(snapshot.pending_credits, exponent),
+                    money(snapshot.balance, account.asset),
+                    money(snapshot.pending_debits, account.asset),
+                    money(snapshot.pending_credits, account.asset),
                     snapshot.version,
                 )
                 for snapshot in rows
             ],
         )
+
+
+def _transaction_link(txn: Transaction) -> str:
+    url = reverse("admin:ledger_transaction_change", args=[txn.pk])
+    return format_html('<a href="{}">{}</a>', url, txn.public_id)
 
 
 def _table(header: tuple[str, ...], rows: list[tuple]) -> str:

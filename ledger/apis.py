@@ -152,6 +152,7 @@ class BalanceApi(ApiView):
     stateless_user = True
 
     @extend_schema(
+        operation_id="get_account_balance",
         summary="Balance now, at a past instant (`at`) or at an account version (`version`)",
         description=(
             "Balances of one of your accounts (`accounts.view_account`: any) now, at a past "
@@ -194,6 +195,7 @@ class EntryListApi(ApiView, generics.ListAPIView):
         return {**super().get_serializer_context(), "exponent": self.account.asset.exponent}
 
     @extend_schema(
+        operation_id="list_account_entries",
         summary="Account statement, newest first",
         description=(
             "Posted entries of one of your accounts (`accounts.view_account`: any) with the "
@@ -215,6 +217,7 @@ class TransferCreateApi(ApiView):
     stateless_user = True
 
     @extend_schema(
+        operation_id="create_transfer",
         summary="Transfer between two accounts of one asset",
         description=(
             "Moves `amount` from `from_account` (yours; `ledger.transfer_any`: any) to "
@@ -244,6 +247,7 @@ class TransferBatchCreateApi(ApiView):
     stateless_user = True
 
     @extend_schema(
+        operation_id="create_transfer_batch",
         summary="Apply up to 1,000 transfers all-or-nothing",
         description=(
             "Each `from_account` must be yours (`ledger.transfer_any`: any). One database "
@@ -312,6 +316,7 @@ class DepositCreateApi(ApiView):
     permission_classes = [requires(DEPOSIT)]
 
     @extend_schema(
+        operation_id="create_deposit",
         summary="Deposit: money in from the asset's world account (ledger.deposit)",
         description=(
             "Credits `amount` to any account from its asset's world account; needs "
@@ -373,6 +378,7 @@ class DepositCreateApi(ApiView):
 
 class WithdrawalCreateApi(ApiView):
     @extend_schema(
+        operation_id="create_withdrawal",
         summary="Withdrawal: money out to the asset's world account (owner or ledger.withdraw_any)",
         description=(
             "Debits `amount` from an account to its asset's world account: `ledger.withdraw_any` "
@@ -466,6 +472,7 @@ class TransactionListCreateApi(ApiView, generics.ListAPIView):
         return selectors.entry_scope(self.request.user)
 
     @extend_schema(
+        operation_id="list_transactions",
         summary="List transactions you can see, newest first",
         description=(
             "Transactions touching your accounts (staff: all) with their entries, "
@@ -478,6 +485,7 @@ class TransactionListCreateApi(ApiView, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
+        operation_id="create_journal",
         summary="Post a general journal (ledger.post_journal)",
         description=(
             "Any number of signed entries on any accounts that sum to zero per asset; needs "
@@ -556,6 +564,7 @@ class TransactionDetailApi(ApiView):
     stateless_user = True
 
     @extend_schema(
+        operation_id="get_transaction",
         summary="A transaction with its entries",
         description=(
             "One transaction touching your accounts (`ledger.view_transaction`: any), with its "
@@ -573,6 +582,7 @@ class TransactionReverseApi(ApiView):
     permission_classes = [requires(REVERSE)]
 
     @extend_schema(
+        operation_id="reverse_transaction",
         summary="Reverse a posted transaction (staff); once only",
         description=(
             "Needs `ledger.reverse_transaction` (others: 403). Posts and answers a new `reversal` "
@@ -624,6 +634,7 @@ class TransactionReverseApi(ApiView):
 
 class TransactionPostApi(ApiView):
     @extend_schema(
+        operation_id="post_transaction",
         summary="Post a pending transfer, fully or partly; the rest is released",
         description=(
             "Operators, or the paying account's owner (not for transfers under risk review, which "
@@ -671,6 +682,7 @@ class TransactionPostApi(ApiView):
 
 class TransactionVoidApi(ApiView):
     @extend_schema(
+        operation_id="void_transaction",
         summary="Void a pending transfer, releasing everything it holds",
         description=(
             "Moves no money. Operators, or the paying account's owner (not for transfers under "

@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from ledgerflow.money import money_text
+
 
 def _transaction_public_id() -> str:
     return f"txn_{secrets.token_hex(12)}"
@@ -166,7 +168,14 @@ class RiskRule(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.get_kind_display()} {self.limit}, {self.action})"
+        return f"{self.name} ({self.get_kind_display()} {self.limit_text}, {self.action})"
+
+    @property
+    def limit_text(self) -> str:
+        """The limit as people read it: "250.00 USD", or "10" transfers for a count rule."""
+        if self.kind == self.Kind.MAX_TRANSFERS_PER_MINUTE:
+            return str(self.limit)
+        return money_text(self.limit, self.asset)
 
 
 class BalanceMonitor(models.Model):
@@ -184,7 +193,8 @@ class BalanceMonitor(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
-        return f"{self.account_id} {self.direction} {self.threshold}"
+        threshold = money_text(self.threshold, self.account.asset)
+        return f"{self.account.public_id} {self.direction} {threshold}"
 
 
 class IdempotencyKey(models.Model):

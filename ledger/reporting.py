@@ -26,6 +26,7 @@ from ledger.verification import VerificationResult, verify_ledger
 from ledgerflow import metrics
 from ledgerflow.errors import InvalidState, NotFound, ValidationFailed
 from ledgerflow.money import to_major
+from ledgerflow.progress import ProgressCallback
 from ledgerflow.routers import read_replica
 from webhooks.services import record_event
 
@@ -44,23 +45,63 @@ TAKE_SNAPSHOTS_SQL = """
         ON s.account_id = a.id
        AND s.taken_at = (SELECT MAX(latest.taken_at) FROM ledger_balancesnapshot latest
                           WHERE latest.account_id = a.id)
-     WHERE s.id IS NULL
-        OR s.balance <> a.balance
-        OR s.pending_debits <> a.pending_debits
-        OR s.pending_credits <> a.pending_credits
-        OR s.version <> a.version
+     WHERE a.id > %s AND a.id <= %s
+       AND (s.id IS NULL
+            OR s.balance <> a.balance
+            OR s.pending_debits <> a.pending_debits
+            OR s.pending_credits <> a.pending_credits
+            OR s.version <> a.version)
 """
+INT64_MAX = 2**63 - 1
+SNAPSHOT_LOCK = 0x4C46_534E_4150  # pg_advisory_xact_lock key of take_snapshots ("LFSNAP")
 
 
-def take_snapshots(*, taken_at: datetime | None = None) -> int:
+def take_snapshots(
+    *,
+    taken_at: datetime | None = None,
+    batch_size: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> int:
     """Snapshot every account that changed since its last snapshot; returns rows written.
 
     Set-based: one INSERT ... SELECT, whatever the number of accounts. Running it again with
-    nothing changed writes nothing.
+    nothing changed writes nothing. With `batch_size` (the command, to show progress), one
+    such statement per range of that many account ids, reporting `progress(accounts done,
+    accounts in all)` after each; every row of one run carries the same `taken_at`.
     """
     taken_at = taken_at or timezone.now()
+    stamp = connection.ops.adapt_datetimefield_value(taken_at)
     with connection.cursor() as cursor:
-        cursor.execute(TAKE_SNAPSHOTS_SQL, [connection.ops.adapt_datetimefield_value(taken_at)])
+        if batch_size is None:
+            return _snapshot_range(cursor, stamp, 0, INT64_MAX)
+        total = Account.objects.count()
+        written = done = last = 0
+        if progress:
+            progress(0, total)
+        while ids := list(
+            Account.objects.filter(pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        ):
+            written += _snapshot_range(cursor, stamp, last, ids[-1])
+            done, last = done + len(ids), ids[-1]
+            if progress:
+                progress(done, max(total, done))  # accounts opened meanwhile count too
+        return written
+
+
+def _snapshot_range(cursor, stamp: object, low: int, high: int) -> int:
+    """Snapshot the changed accounts with ids in (low, high]; returns rows written.
+
+    Runs take turns: two at once (a late beat tick beside the next one, the command beside
+    beat) would each see no snapshot of the other's and write the same one twice. Under the
+    lock the statement starts after the other run committed, so it sees that run's rows. On
+    SQLite the atomic block's BEGIN IMMEDIATE serialises them the same way.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SNAPSHOT_LOCK])
+        cursor.execute(TAKE_SNAPSHOTS_SQL, [stamp, low, high])
         return cursor.rowcount
 
 
@@ -150,8 +191,9 @@ def summary_of(account: Account, *, since: datetime | None, until: datetime | No
 
 # A worker that died mid-export leaves it `running`; after this long another run may take over.
 EXPORT_LEASE = timedelta(hours=1)
-# A pending export older than this has lost its message (requeue_exports sends it again).
-EXPORT_REQUEUE_GRACE = timedelta(minutes=5)
+# A pending export older than this has lost its message (requeue_exports, every 30 s, sends it
+# again; a duplicate message is a no-op once one run has claimed the export).
+EXPORT_REQUEUE_GRACE = timedelta(seconds=30)
 EXPORT_REQUEUE_BATCH = 1000
 CSV_CHUNK = 2000
 # Cells a spreadsheet would evaluate as a formula (CSV injection, OWASP).
@@ -351,10 +393,11 @@ TRANSACTION_COLUMNS = [
 ]
 
 
-def write_csv(out, export: Export) -> int:
+def write_csv(out, export: Export, *, progress: ProgressCallback | None = None) -> int:
     """Write the export's header and rows to the text file `out`; returns the row count.
 
     Rows stream from one ordered query in chunks, so memory stays flat at any size.
+    `progress(rows written, None)` is called after every chunk's worth of rows.
     """
     columns, rows = (
         (ENTRY_COLUMNS, _entry_rows(export))
@@ -367,7 +410,21 @@ def write_csv(out, export: Export) -> int:
     for row in rows:
         writer.writerow(row)
         count += 1
+        if progress and not count % CSV_CHUNK:
+            progress(count, None)
+    if progress:
+        progress(count, None)
     return count
+
+
+def count_export_rows(export: Export) -> int:
+    """How many rows `write_csv` will write for `export` (one COUNT, for a progress bar)."""
+    db = read_replica()
+    entries = Entry.objects.using(db).filter(account_id__in=_scope(export, db))
+    if export.kind == Export.Kind.ENTRIES:
+        return _in_period(entries, export).count()
+    txns = Transaction.objects.using(db).filter(pk__in=entries.values("transaction_id"))
+    return _in_period(txns, export).count()
 
 
 def _scope(export: Export, db: str) -> Iterable[int] | QuerySet:
@@ -489,9 +546,9 @@ def purge_exports(*, now: datetime | None = None) -> int:
 # --- verification --------------------------------------------------------------------------
 
 
-def record_verification() -> VerificationResult:
+def record_verification(*, progress: ProgressCallback | None = None) -> VerificationResult:
     """Run verify_ledger, keep the outcome for the admin dashboard and set the gauges."""
-    result = verify_ledger()
+    result = verify_ledger(progress=progress)
     VerificationRun.objects.create(
         checked_at=result.checked_at,
         violation_count=result.violation_count,

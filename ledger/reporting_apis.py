@@ -62,6 +62,7 @@ class SnapshotListApi(ApiView, generics.ListAPIView):
         return {**super().get_serializer_context(), "account": self.account}
 
     @extend_schema(
+        operation_id="list_account_snapshots",
         summary="Balance snapshots of an account, newest first",
         description=(
             "Snapshots of one of your accounts (staff: any), written by the `take-snapshots` beat "
@@ -78,6 +79,7 @@ class SnapshotListApi(ApiView, generics.ListAPIView):
 
 class AccountSummaryApi(ApiView):
     @extend_schema(
+        operation_id="get_account_summary",
         summary="Money in, out and net over a period, by category and by kind",
         description=(
             "Totals of the posted entries of one of your accounts (staff: any) created in "
@@ -126,6 +128,7 @@ def _export_response(request: Request, export: Export, status_code: int = 200) -
 
 class ExportCreateApi(ApiView):
     @extend_schema(
+        operation_id="create_export",
         summary="Request an asynchronous CSV export of entries or transactions",
         description=(
             "Answers 202 at once; poll `GET /exports/{id}` until `status` is `completed`, then "
@@ -175,6 +178,7 @@ class ExportCreateApi(ApiView):
 
 class ExportDetailApi(ApiView):
     @extend_schema(
+        operation_id="get_export",
         summary="An export's status; `download_url` once completed",
         description=(
             "One of your exports: `pending`, `running`, `completed` (with `row_count` and "
@@ -201,6 +205,7 @@ class ExportDownloadApi(ApiView):
     content_negotiation_class = IgnoreAcceptNegotiation
 
     @extend_schema(
+        operation_id="download_export",
         summary="Download a completed export as CSV",
         description=(
             "Streams `text/csv` as an attachment. Exports are visible to their owner only "

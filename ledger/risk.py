@@ -17,6 +17,7 @@ from accounts.models import Account
 from ledger.errors import LimitExceeded
 from ledger.models import Entry, RiskRule, Transaction
 from ledgerflow import metrics
+from ledgerflow.money import money_text
 
 REVIEW = "review"
 
@@ -130,9 +131,14 @@ def evaluate(
         if not broken:
             continue
         if rule.action == RiskRule.Action.REJECT:
+            limit = (
+                f"{rule.limit} transfers"
+                if rule.kind == RiskRule.Kind.MAX_TRANSFERS_PER_MINUTE
+                else money_text(rule.limit, source.asset)  # the rule's asset (rules_for)
+            )
             raise LimitExceeded(
                 f"Risk rule {rule.name!r} refused this movement ({rule.get_kind_display()}: "
-                f"{rule.limit}).",
+                f"{limit}).",
                 rule=rule.name,
                 rule_id=rule.pk,
             )

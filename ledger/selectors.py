@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from accounts.models import Account, User
@@ -11,7 +12,7 @@ from accounts.permissions import VIEW_ACCOUNTS, VIEW_TRANSACTIONS
 from ledger.models import Entry, Transaction
 from ledger.representations import ALL
 from ledgerflow.errors import NotFound, ValidationFailed
-from ledgerflow.permissions import has_right
+from ledgerflow.permissions import has_right, refuse_if_visible
 
 
 @dataclass(frozen=True)
@@ -102,5 +103,50 @@ def transaction_for(
 ) -> Transaction:
     txn = transactions_visible_to(actor, rights=rights).filter(public_id=public_id).first()
     if txn is None:
+        if VIEW_TRANSACTIONS not in rights:
+            found = Transaction.objects.filter(public_id=public_id)
+            refuse_if_visible(actor, " or ".join(rights), VIEW_TRANSACTIONS, found)
         raise NotFound(f"No transaction {public_id!r}.")
     return txn
+
+
+def transfer_volume_by_hour(*, since: datetime) -> list[dict]:
+    """Posted transfers since `since`, per asset and hour: one aggregate query.
+
+    Rows `{asset__code, asset__exponent, hour, count, volume}` (volume in minor units), for
+    the operator dashboard; hours without transfers have no row.
+    """
+    return list(
+        Transaction.objects.filter(
+            kind=Transaction.Kind.TRANSFER,
+            status=Transaction.Status.POSTED,
+            created_at__gte=since,
+        )
+        .annotate(hour=TruncHour("created_at"))
+        .values("asset__code", "asset__exponent", "hour")
+        .annotate(count=Count("pk"), volume=Sum("amount"))
+        .order_by("asset__code", "hour")
+    )
+
+
+def holds_in_review() -> dict:
+    """Movements a risk rule held for an operator: `count` and `oldest` (created_at), in one
+    aggregate query, for the operator dashboard."""
+    return Transaction.objects.filter(
+        status=Transaction.Status.PENDING, hold_reason="review"
+    ).aggregate(count=Count("pk"), oldest=Min("created_at"))
+
+
+def transfers_since(since: datetime) -> list[dict]:
+    """Posted transfers since `since` per asset: `{asset__code, asset__exponent, count,
+    volume}` (minor units), one aggregate query, for the operator dashboard."""
+    return list(
+        Transaction.objects.filter(
+            kind=Transaction.Kind.TRANSFER,
+            status=Transaction.Status.POSTED,
+            created_at__gte=since,
+        )
+        .values("asset__code", "asset__exponent")
+        .annotate(count=Count("pk"), volume=Sum("amount"))
+        .order_by("asset__code")
+    )

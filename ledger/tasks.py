@@ -1,12 +1,20 @@
 """Celery tasks of the ledger: thin wrappers over services, each safe to run twice.
 
 Services import this module (to enqueue), so each task imports its service when it runs.
+Every task has a soft and a hard time limit (seconds). Those that are safe to run again are
+redelivered when their pool process dies mid-run (reject_on_worker_lost with acks_late); the
+periodic sweeps need not be: the next tick runs them anyway. Reports (exports, snapshots,
+verify_ledger, purges) go to the "reports" queue (CELERY_TASK_ROUTES) so they never delay
+webhook deliveries.
 """
 
 from celery import shared_task
 
+# Safe to run twice, redelivered if the process running it is killed.
+REDELIVERED = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
 
-@shared_task(acks_late=True, ignore_result=True)
+
+@shared_task(**REDELIVERED, soft_time_limit=600, time_limit=660)
 def take_snapshots() -> int:
     """Beat (SNAPSHOT_SCHEDULE): snapshot the accounts that changed since their last one."""
     from ledger.reporting import take_snapshots as run
@@ -14,7 +22,7 @@ def take_snapshots() -> int:
     return run()
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(**REDELIVERED, soft_time_limit=1800, time_limit=1860)
 def run_export(export_id: int) -> None:
     """Enqueued on commit of POST /exports: build the CSV."""
     from ledger.reporting import build_export
@@ -22,7 +30,7 @@ def run_export(export_id: int) -> None:
     build_export(export_id=export_id)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
 def requeue_exports() -> int:
     """Beat, every 5 minutes: re-enqueue pending exports and stale running ones (lost)."""
     from ledger.reporting import requeue_exports as run
@@ -30,7 +38,7 @@ def requeue_exports() -> int:
     return run()
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(**REDELIVERED, soft_time_limit=600, time_limit=660)
 def purge_exports() -> int:
     """Beat, daily: delete export files older than EXPORT_RETENTION_DAYS."""
     from ledger.reporting import purge_exports as run
@@ -38,7 +46,7 @@ def purge_exports() -> int:
     return run()
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(**REDELIVERED, soft_time_limit=600, time_limit=660)
 def purge_idempotency_keys() -> int:
     """Beat, hourly: delete idempotency records past IDEMPOTENCY_TTL."""
     from ledger.idempotency import purge_expired_keys
@@ -46,7 +54,7 @@ def purge_idempotency_keys() -> int:
     return purge_expired_keys()
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(**REDELIVERED, soft_time_limit=600, time_limit=660)
 def verify_ledger() -> int:
     """Beat, every 15 minutes: re-check the invariants; sets the gauges, keeps the result."""
     from ledger.reporting import record_verification
@@ -54,7 +62,7 @@ def verify_ledger() -> int:
     return record_verification().violation_count
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(**REDELIVERED, soft_time_limit=120, time_limit=150)
 def expire_holds() -> int:
     """Beat, every minute: void two-phase holds past their expires_at."""
     from ledger.services import expire_holds as run

@@ -1,33 +1,48 @@
 """The admin site as the operator dashboard: index figures, and a paginator for big tables.
 
 The figures come from a handful of aggregate queries (one per panel), never from per-row
-Python, so the index costs the same with ten rows or ten million. Apps are reached through
-`apps.get_model`: this module is wiring and must not couple the apps to one another.
+Python, so the index costs the same with ten rows or ten million. Each figure comes from
+its app's selectors (accounts, ledger, orders, webhooks): this module only arranges them.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.apps import apps
+from django.conf import settings
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.timesince import timesince
 
+from accounts.selectors import balances_by_asset
+from ledger.reporting import latest_verification
+from ledger.selectors import holds_in_review, transfer_volume_by_hour, transfers_since
+from ledgerflow.charts import BarChart, bar_chart
 from ledgerflow.money import to_major
+from orders.selectors import pending_order_ages
+from webhooks.selectors import delivery_backlog
 
 
 class LedgerFlowAdminSite(admin.AdminSite):
     site_header = "LedgerFlow back office"
     site_title = "LedgerFlow back office"
     index_title = "Dashboard"
+    # "View site": this site's public face is its API, and its docs are what a visitor needs.
+    site_url = "/api/docs/"
 
     def index(self, request, extra_context=None):
-        context = {"figures": dashboard_figures(), **(extra_context or {})}
+        context = {
+            "figures": dashboard_figures(),
+            # Only http(s): the link must never become a javascript: URL, whatever the env says.
+            "grafana_url": settings.GRAFANA_URL
+            if settings.GRAFANA_URL.startswith(("https://", "http://"))
+            else "",
+            **(extra_context or {}),
+        }
         return super().index(request, extra_context=context)
 
 
@@ -106,49 +121,41 @@ class DashboardFigures:
     verification_url: str
     transfers_today: list[AssetVolume] = field(default_factory=list)
     transfers_url: str = ""
+    orders_in_review: int = 0
+    orders_in_review_url: str = ""
+    volume_charts: list[BarChart] = field(default_factory=list)
+    order_age_chart: BarChart | None = None
+    backlog_chart: BarChart | None = None
+
+
+# Age buckets of the charts: [0, b0), [b0, b1), …, [b_last, ∞).
+ORDER_AGE_BOUNDS = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=24))
+ORDER_AGE_LABELS = ("< 1 h", "1–6 h", "6–24 h", "≥ 24 h")
+BACKLOG_BOUNDS = (
+    timedelta(minutes=1),
+    timedelta(minutes=10),
+    timedelta(hours=1),
+    timedelta(hours=24),
+)
+BACKLOG_LABELS = ("< 1 min", "1–10 m", "10–60 m", "1–24 h", "≥ 1 d")
 
 
 def dashboard_figures(now: datetime | None = None) -> DashboardFigures:
-    """Everything the index shows, in six aggregate queries."""
+    """Everything the index shows, in seven aggregate queries."""
     now = now or timezone.now()
-    order = apps.get_model("orders", "Order")
-    transaction = apps.get_model("ledger", "Transaction")
-    account = apps.get_model("accounts", "Account")
-    delivery = apps.get_model("webhooks", "Delivery")
-    verification = apps.get_model("ledger", "VerificationRun")
-
-    orders = order.objects.filter(status="pending").aggregate(
-        count=Count("pk"), oldest=Min("created_at")
+    orders = pending_order_ages(now=now, bounds=ORDER_AGE_BOUNDS)
+    holds = holds_in_review()
+    # Due more than a minute ago and still not sent: the workers are behind or down.
+    deliveries = delivery_backlog(
+        now=now, bounds=BACKLOG_BOUNDS, overdue_after=timedelta(minutes=1)
     )
-    holds = transaction.objects.filter(status="pending", hold_reason="review").aggregate(
-        count=Count("pk"), oldest=Min("created_at")
-    )
-    deliveries = delivery.objects.aggregate(
-        failed=Count("pk", filter=Q(status="failed")),
-        pending=Count("pk", filter=Q(status="pending")),
-        # Due more than a minute ago and still not sent: the workers are behind or down.
-        overdue=Count(
-            "pk", filter=Q(status="pending", next_attempt_at__lt=now - timedelta(minutes=1))
-        ),
-        oldest=Min("created_at", filter=Q(status="pending")),
-    )
-    balances = (
-        account.objects.values("asset__code", "asset__exponent")
-        .annotate(
-            customer=Sum("balance", filter=Q(system_code__isnull=True), default=0),
-            customer_held=Sum("pending_debits", filter=Q(system_code__isnull=True), default=0),
-            system=Sum("balance", filter=Q(system_code__isnull=False), default=0),
-        )
-        .order_by("asset__code")
-    )
+    balances = balances_by_asset()
     day_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    transfers = (
-        transaction.objects.filter(kind="transfer", status="posted", created_at__gte=day_start)
-        .values("asset__code", "asset__exponent")
-        .annotate(count=Count("pk"), volume=Sum("amount"))
-        .order_by("asset__code")
-    )
-    last_run = verification.objects.order_by("-checked_at", "-pk").first()
+    transfers = transfers_since(day_start)
+    last_run = latest_verification()
+    hour_start = timezone.localtime(now).replace(minute=0, second=0, microsecond=0)
+    hours = [hour_start - timedelta(hours=23 - i) for i in range(24)]
+    volume = transfer_volume_by_hour(since=hours[0])
 
     def age(since: datetime | None) -> str | None:
         return timesince(since, now) if since else None
@@ -190,7 +197,55 @@ def dashboard_figures(now: datetime | None = None) -> DashboardFigures:
             )
             for row in transfers
         ],
+        orders_in_review=orders["in_review"],
+        orders_in_review_url=reverse("admin:orders_order_changelist")
+        + "?status__exact=needs_review",
+        volume_charts=_volume_charts(volume, hours),
+        order_age_chart=_age_chart("order-ages", orders["ages"], ORDER_AGE_LABELS, "order"),
+        backlog_chart=_age_chart("webhook-backlog", deliveries["ages"], BACKLOG_LABELS, "delivery"),
         transfers_url=reverse("admin:ledger_transaction_changelist")
         + f"?kind__exact=transfer&status__exact=posted&created_at__year={day_start.year}"
         + f"&created_at__month={day_start.month}&created_at__day={day_start.day}",
+    )
+
+
+def _volume_charts(rows: list[dict], hours: list[datetime]) -> list[BarChart]:
+    """One chart per asset (amounts of different assets do not add up): 24 hourly bars."""
+    by_asset: dict[str, tuple[int, dict[datetime, dict]]] = {}
+    for row in rows:
+        hour = timezone.localtime(row["hour"]).replace(minute=0, second=0, microsecond=0)
+        exponent, cells = by_asset.setdefault(row["asset__code"], (row["asset__exponent"], {}))
+        cells[hour] = row
+    charts = []
+    for code, (exponent, cells) in sorted(by_asset.items()):
+        values = [cells[h]["volume"] if h in cells else 0 for h in hours]
+        counts = [cells[h]["count"] if h in cells else 0 for h in hours]
+        chart = bar_chart(
+            f"volume-{code}",
+            values,
+            labels=[f"{h:%H}h" if h.hour % 6 == 0 else "" for h in hours],
+            titles=[
+                f"{h:%Y-%m-%d %H}:00–{h.hour:02d}:59: {n} transfer{'s' if n != 1 else ''}, "
+                f"{to_major(v, exponent)} {code}"
+                for h, v, n in zip(hours, values, counts, strict=True)
+            ],
+            max_label=f"{to_major(max(values), exponent)} {code}",
+        )
+        chart.caption = code
+        chart.notes = [f"{sum(counts)} transfers, {to_major(sum(values), exponent)} {code} in 24 h"]
+        charts.append(chart)
+    return charts
+
+
+def _age_chart(name: str, counts: list[int], labels: tuple[str, ...], noun: str) -> BarChart:
+    return bar_chart(
+        name,
+        counts,
+        labels=list(labels),
+        titles=[
+            f"{n} {noun if n == 1 else noun + 's'} {label} old"
+            for n, label in zip(counts, labels, strict=True)
+        ],
+        max_label=str(max(counts, default=0)),
+        width=260,  # a one-column card
     )

@@ -47,7 +47,7 @@ def retry_on_contention(func: Callable[P, R]) -> Callable[P, R]:
                 logger.warning("contention in %s, attempt %d: %s", func.__name__, attempt, exc)
                 if attempt == attempts:
                     raise Contention("The database is busy; retry the request.") from exc
-                time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jitter only
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jitter only  # nosec B311
         raise AssertionError("unreachable")
 
     return wrapper

@@ -12,8 +12,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
-from django_prometheus.exports import ExportToDjangoView
 
+from ledgerflow import metrics as lf_metrics
 from ledgerflow.middleware import get_request_id
 from ledgerflow.problems import PROBLEM_CONTENT_TYPE, WWW_AUTHENTICATE, problem_body
 
@@ -108,4 +108,5 @@ def metrics(request: HttpRequest) -> HttpResponse:
             response = JsonResponse(body, status=401, content_type=PROBLEM_CONTENT_TYPE)
             response["WWW-Authenticate"] = WWW_AUTHENTICATE
             return response
-    return ExportToDjangoView(request)
+    # Every process's samples plus the state read now (outbox backlog, holds, queues).
+    return lf_metrics.export(request)

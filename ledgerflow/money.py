@@ -77,6 +77,26 @@ def to_major(minor: int, exponent: int) -> str:
     return f"{'-' if minor < 0 else ''}{whole}.{fraction:0{exponent}d}"
 
 
+def money_text(minor: int, asset: object) -> str:
+    """1250 of USD -> "12.50 USD": how people read an amount (admin columns, error details)."""
+    return f"{to_major(minor, asset.exponent)} {asset.code}"
+
+
+_ZERO_TEXT = re.compile(r"-?(0+(\.0+)?|\.0+)")
+
+
+def parse_major(text: str, exponent: int, *, signed: bool = False, zero: bool = False) -> int:
+    """An operator's "12.50" -> 1250 minor units at `exponent` (admin forms).
+
+    The API's rules (parse_decimal, to_minor): no floats, exponents or excess decimals; `zero`
+    also accepts "0" / "0.00" (a limit or threshold of zero is meaningful). Raises InvalidAmount.
+    """
+    text = text.strip() if isinstance(text, str) else text
+    if zero and isinstance(text, str) and _ZERO_TEXT.fullmatch(text):
+        return 0
+    return to_minor(parse_decimal(text, signed=signed), exponent)
+
+
 def fits_int64(value: int) -> bool:
     return -INT64_MAX - 1 <= value <= INT64_MAX
 

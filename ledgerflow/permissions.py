@@ -6,6 +6,8 @@ rights) need each endpoint's permission. Customers need none to act on what they
 
 from rest_framework.permissions import BasePermission
 
+from ledgerflow.errors import PermissionDenied
+
 
 def has_right(user, perm: str) -> bool:
     """`perm` held by an active, authenticated staff user (superusers hold every right).
@@ -32,3 +34,11 @@ def requires(perm: str) -> type[BasePermission]:
 
     HasRight.__name__ = HasRight.__qualname__ = f"Requires_{perm.replace('.', '_')}"
     return HasRight
+
+
+def refuse_if_visible(actor, right: str, view_right: str, found) -> None:
+    """Raise PermissionDenied (403) when staff lacking `right` may see the object anyway
+    (`view_right`; `found` is a queryset of it): a 404 for what it can read would mislead
+    it. Called on the refusal path only, so an allowed request pays nothing."""
+    if right != view_right and has_right(actor, view_right) and found.exists():
+        raise PermissionDenied(f"This needs the {right} permission.")

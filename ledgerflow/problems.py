@@ -3,8 +3,8 @@
 import logging
 from typing import Any
 
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
 from ledgerflow.errors import DomainError, PayloadTooLarge, ServiceUnavailable, ValidationFailed
-from ledgerflow.middleware import get_request_id
+from ledgerflow.middleware import current_request, get_request_id
 
 logger = logging.getLogger("ledgerflow.problems")
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -40,10 +40,23 @@ _DRF_CODES: list[tuple[type[Exception], str, str]] = [
 ]
 
 
+PROBLEM_DOCS_PATH = "/docs/problems/"
+
+
 def problem_type(code: str) -> str:
+    """PROBLEM_BASE_URL + code; by default the code's page on this server (absolute, from the
+    request being answered; relative where there is none or its host is not allowed)."""
     from django.conf import settings
 
-    return f"{settings.PROBLEM_BASE_URL}{code}"
+    if settings.PROBLEM_BASE_URL:
+        return f"{settings.PROBLEM_BASE_URL}{code}"
+    request = current_request.get()
+    if request is not None:
+        try:
+            return request.build_absolute_uri(f"{PROBLEM_DOCS_PATH}{code}")
+        except DisallowedHost:  # the 400 for a Host header outside ALLOWED_HOSTS
+            pass
+    return f"{PROBLEM_DOCS_PATH}{code}"
 
 
 def problem_body(*, status_code: int, code: str, title: str, detail: str, **extra: Any) -> dict:

@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "django_prometheus",
     "corsheaders",
     "rest_framework",
+    # Refresh-token rotation and revocation (logout, password reset): accounts.tokens.
+    "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -191,6 +193,24 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Every task has limits (seconds): a task without its own gets these. The soft limit raises
+# SoftTimeLimitExceeded in the task; the hard one kills the pool process.
+CELERY_TASK_SOFT_TIME_LIMIT = 300
+CELERY_TASK_TIME_LIMIT = 330
+# Long reports never sit in front of webhooks: they have a queue of their own, which the
+# Procfile's and compose's worker consume beside the default one (celery -Q celery,reports).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+REPORTS_QUEUE = "reports"
+CELERY_TASK_ROUTES = {
+    "ledger.tasks.run_export": {"queue": REPORTS_QUEUE},
+    "ledger.tasks.verify_ledger": {"queue": REPORTS_QUEUE},
+    "ledger.tasks.take_snapshots": {"queue": REPORTS_QUEUE},
+    "ledger.tasks.purge_exports": {"queue": REPORTS_QUEUE},
+}
+# Worker and beat log through LOGGING below (JSON lines with the request id), not Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Keep reconnecting to a lost broker (the default is 100 attempts, then the worker exits).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -211,7 +231,33 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": True,
+    # A refresh answers a new refresh token and revokes the old one (accounts.tokens).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
+# Signed single-use links mailed to users (accounts.tokens); lifetimes in seconds.
+EMAIL_VERIFICATION_TIMEOUT = env.int("EMAIL_VERIFICATION_TIMEOUT", default=2 * 86400)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+# Where the mailed links point: the product's page that POSTs the token to the API.
+EMAIL_VERIFICATION_URL = env(
+    "EMAIL_VERIFICATION_URL", default="http://localhost:8000/verify-email?token={token}"
+)
+PASSWORD_RESET_URL = env(
+    "PASSWORD_RESET_URL", default="http://localhost:8000/reset-password?token={token}"
+)
+# Customers must confirm their email before moving money (403 `email_not_verified`).
+REQUIRE_VERIFIED_EMAIL = env.bool("REQUIRE_VERIFIED_EMAIL", default=False)
+
+# --- Mail ------------------------------------------------------------------------------------
+# EMAIL_URL (django-environ), e.g. smtp+tls://user:password@smtp.example.com:587; unset: every
+# message is written as a file under var/mail/ (embedded default: no mail server needed).
+if env("EMAIL_URL", default=""):
+    globals().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="LedgerFlow <no-reply@localhost>")
 
 # --- REST framework -----------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -226,7 +272,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "ledgerflow.pagination.NewestFirstCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ledgerflow.schema.AutoSchema",
     "EXCEPTION_HANDLER": "ledgerflow.problems.problem_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "ledgerflow.throttling.AnonRateThrottle",
@@ -244,16 +290,26 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 # Prometheus scrapes and health probes must not be throttled or counted as API traffic.
-PROBLEM_BASE_URL = env("PROBLEM_BASE_URL", default="https://ledgerflow.dev/problems/")
+# Problem `type` = PROBLEM_BASE_URL + code. Unset: this server's own page, /docs/problems/<code>
+# on the host the request came to (ledgerflow.problem_docs); set it when the docs live elsewhere.
+PROBLEM_BASE_URL = env("PROBLEM_BASE_URL", default="")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "LedgerFlow API",
     "DESCRIPTION": (
         "Double-entry ledger and payments back office. Amounts are decimal strings in major "
         "units; errors are RFC 9457 problem+json with a stable `code`; every state-changing "
-        "POST accepts an `Idempotency-Key` header."
+        "POST accepts an `Idempotency-Key` header. Every error code is explained at "
+        "/docs/problems/, where each problem's `type` points."
     ),
     "VERSION": "1.0.0",
+    # 3.1 for the `webhooks` section: every event LedgerFlow POSTs to endpoints, with its body.
+    "OAS_VERSION": "3.1.0",
+    "WEBHOOKS": "ledgerflow.webhook_schema.WEBHOOKS",  # one import path naming the whole list
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ledgerflow.schema.nullable_to_oas31",
+    ],
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -264,6 +320,7 @@ SPECTACULAR_SETTINGS = {
         "TransactionStatusEnum": "ledger.models.Transaction.Status",
         "TransactionKindEnum": "ledger.models.Transaction.Kind",
         "OrderStatusEnum": "orders.models.Order.Status",
+        "DepositStatusEnum": "orders.models.Deposit.Status",
         "ExportStatusEnum": "ledger.models.Export.Status",
         "ExportKindEnum": "ledger.models.Export.Kind",
         "WebhookEventTypeEnum": "webhooks.models.EVENT_TYPES",
@@ -286,9 +343,13 @@ VAULT_ADDRESS = env("VAULT_ADDRESS", default="0x00000000000000000000000000000000
 BROKER_ID = env("BROKER_ID", default="ledgerflow-vault")
 MAX_PENDING_ORDERS = env.int("MAX_PENDING_ORDERS", default=2)
 ORDER_TTL = env.int("ORDER_TTL", default=86400)
+# Confirmations an indexer must report before a deposit settles its order (fewer: recorded only).
+ORDER_MIN_CONFIRMATIONS = env.int("ORDER_MIN_CONFIRMATIONS", default=1)
 HOLD_TTL = env.int("HOLD_TTL", default=7 * 86400)
 IDEMPOTENCY_TTL = env.int("IDEMPOTENCY_TTL", default=86400)
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# Grafana (deploy/grafana): the admin dashboard links there when set.
+GRAFANA_URL = env("GRAFANA_URL", default="")
 WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
 WEBHOOK_BACKOFF_BASE = env.float("WEBHOOK_BACKOFF_BASE", default=1.0)  # seconds, not money

@@ -54,7 +54,7 @@ local ttl = math.max(1, math.ceil(new_tat - now))
 redis.call('SET', KEYS[1], string.format('%.17g', new_tat), 'PX', ttl)
 return {1, math.floor((now - allow_at) / interval + 1e-9), 0, ttl}
 """
-GCRA_SHA = hashlib.sha1(GCRA_LUA.encode()).hexdigest()  # noqa: S324 - Redis names scripts so
+GCRA_SHA = hashlib.sha1(GCRA_LUA.encode()).hexdigest()  # noqa: S324 - Redis names scripts so  # nosec B324
 
 _local_lock = threading.Lock()
 

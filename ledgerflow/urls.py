@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from ledgerflow import health, problems
+from ledgerflow import health, problem_docs, problems
 
 api_v1 = [
     path("", include("accounts.urls")),
@@ -20,6 +20,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # Where problem+json `type` URIs point: every error code explained.
+    path("docs/problems/", problem_docs.problem_index, name="problem-docs"),
+    path("docs/problems/<slug:code>", problem_docs.problem_detail, name="problem-doc"),
     path("admin/", admin.site.urls),
     # Unknown API paths answer problem+json even with DEBUG on (handler404 needs DEBUG off).
     re_path(r"^api/", problems.api_not_found),

@@ -156,7 +156,7 @@ def _shape(
         unnest_args.append(f"%s::{cast}[]")
         names.append(f"c{index}")
     sql = (
-        f"INSERT INTO {quote(opts.db_table)} "  # noqa: S608 - names, not values
+        f"INSERT INTO {quote(opts.db_table)} "  # noqa: S608 - names, not values  # nosec B608
         f"({', '.join(quote(c.column) for c in columns)}) "
         f"SELECT {', '.join(selects)} FROM unnest({', '.join(unnest_args)}) "
         f"WITH ORDINALITY AS v({', '.join(names)}, ord)"
@@ -219,7 +219,7 @@ def _flush_as_one_statement(parts: list[Insert | Statement]) -> None:
         params.extend(part_params)
     wanted = [p for p in parts if isinstance(p, Insert) and p.returning]
     # Only aliases and quoted names are formatted in; every value travels as a parameter.
-    select = ", ".join(f"(SELECT array_agg(id ORDER BY id) FROM {p.alias})" for p in wanted)  # noqa: S608
+    select = ", ".join(f"(SELECT array_agg(id ORDER BY id) FROM {p.alias})" for p in wanted)  # noqa: S608  # nosec B608
     with connection.cursor() as cursor:
         cursor.execute(f"WITH {', '.join(ctes)} SELECT {select or 1}", params)
         row = cursor.fetchone()

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from audit.admin import AuditedModelAdmin
 from audit.services import audited
 from ledgerflow.errors import DomainError
-from ledgerflow.money import to_major
+from ledgerflow.money import money_text
 from orders import services
 from orders.models import Order
 
@@ -66,6 +66,7 @@ class OrderAdmin(AuditedModelAdmin):
         "account_id_display",
         "owner_display",
         "amount_display",
+        "received_display",
         "status",
         "tx_hash",
         "created_at",
@@ -80,6 +81,7 @@ class OrderAdmin(AuditedModelAdmin):
         "order_id",
         "account",
         "amount_display",
+        "received_display",
         "status",
         "broker_id",
         "sequence",
@@ -103,7 +105,14 @@ class OrderAdmin(AuditedModelAdmin):
 
     @admin.display(description="amount", ordering="amount")
     def amount_display(self, order: Order) -> str:
-        return f"{to_major(order.amount, order.asset.exponent)} {order.asset.code}"
+        return money_text(order.amount, order.asset)
+
+    @admin.display(description="received (review)", ordering="received_amount")
+    def received_display(self, order: Order) -> str:
+        """What the indexer saw arrive when it differed from `amount` (needs_review)."""
+        if order.received_amount is None:
+            return "-"
+        return money_text(order.received_amount, order.asset)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

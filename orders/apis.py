@@ -4,14 +4,16 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.permissions import MANAGE_ORDERS, VIEW_ORDERS
+from accounts.permissions import MANAGE_ORDERS, RECORD_DEPOSIT, VIEW_ORDERS
 from accounts.selectors import account_for
 from ledgerflow.api import ApiView, parse
 from ledgerflow.permissions import requires
 from ledgerflow.schema import IDEMPOTENCY_KEY_HEADER, problem_responses
 from orders import selectors, services
-from orders.models import Order
+from orders.models import Deposit, Order
 from orders.serializers import (
+    DepositCreateSerializer,
+    DepositSerializer,
     OrderCompleteSerializer,
     OrderCreateSerializer,
     OrderListQuerySerializer,
@@ -34,6 +36,30 @@ EXAMPLE_ORDER = {
     "created_at": "2025-01-01T10:00:00Z",
     "completed_at": None,
     "transaction": None,
+    "received_amount": None,
+}
+EXAMPLE_DEPOSIT_REQUEST = {
+    "order_id": EXAMPLE_ORDER_ID,
+    "tx_hash": EXAMPLE_TX_HASH,
+    "amount": "25.00",
+    "confirmations": 12,
+}
+EXAMPLE_DEPOSIT = {
+    "tx_hash": EXAMPLE_TX_HASH,
+    "order_id": EXAMPLE_ORDER_ID,
+    "amount": "25.00",
+    "asset": "USDC",
+    "confirmations": 12,
+    "status": "settled",
+    "created_at": "2025-01-01T10:05:00Z",
+    "updated_at": "2025-01-01T10:05:00Z",
+    "order": {
+        **EXAMPLE_ORDER,
+        "status": "completed",
+        "tx_hash": EXAMPLE_TX_HASH,
+        "completed_at": "2025-01-01T10:05:00Z",
+        "transaction": "txn_5b0e7a9c2d4f6e8a1b3c5d7e",
+    },
 }
 
 
@@ -50,6 +76,7 @@ class OrderListCreateApi(ApiView, generics.ListAPIView):
         return selectors.orders_of(self.request.user, status=query.get("status"))
 
     @extend_schema(
+        operation_id="list_orders",
         summary="List your orders, newest first",
         description=(
             "Orders on accounts you own, cursor-paginated; any authenticated user. Filter with "
@@ -63,6 +90,7 @@ class OrderListCreateApi(ApiView, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
+        operation_id="create_order",
         summary="Open a payment order",
         description=(
             "The account (yours; operators: any customer account) is credited `amount` when the "
@@ -94,6 +122,7 @@ class OrderListCreateApi(ApiView, generics.ListAPIView):
 
 class OrderDetailApi(ApiView):
     @extend_schema(
+        operation_id="get_order",
         summary="An order",
         description=(
             "An order on one of your accounts (`orders.view_order`: any); someone else's is 404 "
@@ -110,12 +139,15 @@ class OrderCompleteApi(ApiView):
     permission_classes = [requires(MANAGE_ORDERS)]
 
     @extend_schema(
+        operation_id="complete_order",
         summary="Complete a pending order: credit its amount from the vault (orders.change_order)",
         description=(
             "Posts an `order_settlement` transaction from the asset's vault account to the order's "
             "account in the same database transaction as the status change. A `tx_hash` completes "
-            "one order only (422 `validation_error` otherwise); an order that is not pending is "
-            "409 `invalid_state`."
+            "one order only (422 `validation_error` otherwise). An order in `needs_review` (the "
+            "indexer saw a different amount) completes only with the tx_hash under review and is "
+            "credited `received_amount`, what reached the vault. Any other status is 409 "
+            "`invalid_state`."
         ),
         request=OrderCompleteSerializer,
         responses={200: OrderSerializer, **problem_responses(400, 401, 403, 404, 409, 422)},
@@ -134,10 +166,11 @@ class OrderFailApi(ApiView):
     permission_classes = [requires(MANAGE_ORDERS)]
 
     @extend_schema(
+        operation_id="fail_order",
         summary="Fail a pending order (orders.change_order); moves no money",
         description=(
             "For a payment that will not arrive; needs `orders.change_order` (others: 403). Only a "
-            "pending order can fail: otherwise 409 `invalid_state`."
+            "pending order, or one in `needs_review`, can fail: otherwise 409 `invalid_state`."
         ),
         request=None,
         responses={200: OrderSerializer, **problem_responses(401, 403, 404, 409)},
@@ -157,6 +190,7 @@ class OrderFailApi(ApiView):
 
 class OrderCancelApi(ApiView):
     @extend_schema(
+        operation_id="cancel_order",
         summary="Cancel a pending order (its owner, or orders.change_order); moves no money",
         description=(
             "Frees a pending slot. Someone else's order is 404; one that is not pending is 409."
@@ -175,6 +209,78 @@ class OrderCancelApi(ApiView):
     def post(self, request: Request, order_id: str) -> Response:
         order = selectors.order_for(request.user, order_id, right=MANAGE_ORDERS)
         return _order_response(services.cancel_order(actor=request.user, order_pk=order.pk))
+
+
+class DepositRecordApi(ApiView):
+    permission_classes = [requires(RECORD_DEPOSIT)]
+
+    @extend_schema(
+        operation_id="record_deposit",
+        summary="Indexer feed: report an on-chain payment to the vault (orders.record_deposit)",
+        description=(
+            "For an indexer's API key (its staff user holds `orders.record_deposit`; others: "
+            "403). Settles each `tx_hash` at most once, through the same settlement as "
+            "`complete`: with at least ORDER_MIN_CONFIRMATIONS confirmations and the order's "
+            "amount, the order is completed and credited (200, `status: settled`). Fewer "
+            "confirmations: recorded, nothing settled (202, `status: pending`); post again as "
+            "they grow. A different amount: nothing settled, the order goes to the operator "
+            "queue as `needs_review` with both amounts (202, `status: needs_review`). A replay "
+            "of a recorded `tx_hash` answers the recorded deposit again (200 or 202) and "
+            "changes nothing but a higher `confirmations`. Refused, changing nothing: no such "
+            "order (404); an order that is no longer waiting for a payment, e.g. completed by "
+            "another tx_hash or expired (409 `invalid_state`); a `tx_hash` that pays another "
+            "order or was reported with another amount (422 `validation_error`, "
+            "`errors.tx_hash`)."
+        ),
+        request=DepositCreateSerializer,
+        responses={
+            200: DepositSerializer,
+            202: DepositSerializer,
+            **problem_responses(400, 401, 403, 404, 409, 422),
+        },
+        parameters=[IDEMPOTENCY_KEY_HEADER],
+        examples=[
+            OpenApiExample("Payment of 25 USDC", request_only=True, value=EXAMPLE_DEPOSIT_REQUEST),
+            OpenApiExample(
+                "Settled", response_only=True, status_codes=["200"], value=EXAMPLE_DEPOSIT
+            ),
+            OpenApiExample(
+                "Still confirming",
+                response_only=True,
+                status_codes=["202"],
+                value={
+                    **EXAMPLE_DEPOSIT,
+                    "confirmations": 0,
+                    "status": "pending",
+                    "order": EXAMPLE_ORDER,
+                },
+            ),
+            OpenApiExample(
+                "Amount differs: sent to review",
+                response_only=True,
+                status_codes=["202"],
+                value={
+                    **EXAMPLE_DEPOSIT,
+                    "amount": "24.50",
+                    "status": "needs_review",
+                    "order": {
+                        **EXAMPLE_ORDER,
+                        "status": "needs_review",
+                        "tx_hash": EXAMPLE_TX_HASH,
+                        "received_amount": "24.50",
+                    },
+                },
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = parse(DepositCreateSerializer, request)
+        deposit = services.record_deposit(actor=request.user, **data)
+        settled = deposit.status == Deposit.Status.SETTLED
+        return Response(
+            DepositSerializer(deposit).data,
+            status=status.HTTP_200_OK if settled else status.HTTP_202_ACCEPTED,
+        )
 
 
 class OrderQueuePagination(LimitOffsetPagination):
@@ -205,6 +311,7 @@ class OrderQueueApi(ApiView, generics.ListAPIView):
         return selectors.order_queue(status=query["status"])
 
     @extend_schema(
+        operation_id="list_order_queue",
         summary="Operator queue: orders in a status (default pending), oldest first (staff)",
         description=(
             "Needs `orders.view_order` (others: 403). Pages with `limit` (default 50, max 500) and "

@@ -9,7 +9,8 @@ balancer does; the fixed-width sequence ends the input, and broker ids are confi
 
 import re
 
-from Crypto.Hash import keccak
+# pycryptodome (maintained) installs as `Crypto`; bandit B413 means the dead pyCrypto.
+from Crypto.Hash import keccak  # nosec B413
 
 _ORDER_ID = re.compile(r"(?:0[xX])?([0-9a-fA-F]{64})")
 

@@ -1,8 +1,9 @@
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from ledgerflow.money import AmountField
-from orders.models import Order
-from orders.representations import order_data
+from orders.models import Deposit, Order
+from orders.representations import deposit_data, order_data
 
 
 class OrderSerializer(serializers.Serializer):
@@ -11,6 +12,10 @@ class OrderSerializer(serializers.Serializer):
     order_id = serializers.CharField(help_text="0x + 64 lowercase hex (keccak-256).")
     account = serializers.CharField()
     amount = serializers.CharField()
+    received_amount = serializers.CharField(
+        allow_null=True,
+        help_text="Set when a payment of a different amount arrived (status needs_review).",
+    )
     asset = serializers.CharField()
     status = serializers.ChoiceField(choices=Order.Status.choices)
     vault_address = serializers.CharField(help_text="Where the payment is to be sent.")
@@ -31,15 +36,55 @@ class OrderCreateSerializer(serializers.Serializer):
     amount = AmountField()
 
 
-class OrderCompleteSerializer(serializers.Serializer):
-    tx_hash = serializers.RegexField(
+def _tx_hash_field() -> serializers.RegexField:
+    return serializers.RegexField(
         r"^0[xX][0-9a-fA-F]{64}$",
         help_text="The payment's transaction hash: 0x + 64 hex digits (any case).",
         error_messages={"invalid": "Must be 0x followed by 64 hex digits."},
     )
 
+
+class OrderCompleteSerializer(serializers.Serializer):
+    tx_hash = _tx_hash_field()
+
     def validate_tx_hash(self, value: str) -> str:
         return value.lower()
+
+
+class DepositCreateSerializer(serializers.Serializer):
+    order_id = serializers.CharField(help_text="The order the payment names (with or without 0x).")
+    tx_hash = _tx_hash_field()
+    amount = AmountField(help_text="What the payment carried, in major units of the order's asset.")
+    confirmations = serializers.IntegerField(
+        min_value=0, max_value=2**31 - 1, help_text="Blocks on top of the payment's, as seen now."
+    )
+
+    def validate_tx_hash(self, value: str) -> str:
+        return value.lower()
+
+
+class DepositSerializer(serializers.Serializer):
+    """An on-chain payment an indexer reported, and what LedgerFlow made of it."""
+
+    tx_hash = serializers.CharField()
+    order_id = serializers.CharField()
+    amount = serializers.CharField(help_text="What the payment carried (major units).")
+    asset = serializers.CharField()
+    confirmations = serializers.IntegerField(help_text="The most the indexer has reported.")
+    status = serializers.ChoiceField(
+        choices=Deposit.Status.choices,
+        help_text=(
+            "`pending`: below ORDER_MIN_CONFIRMATIONS, nothing settled; `settled`: the order "
+            "is completed with this payment; `needs_review`: the amount differs from the "
+            "order's, which waits for an operator."
+        ),
+    )
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    order = OrderSerializer(help_text="The order as it is now.")
+
+    def to_representation(self, instance: Deposit) -> dict:
+        return deposit_data(instance)
 
 
 class OrderListQuerySerializer(serializers.Serializer):
@@ -54,6 +99,8 @@ class OrderQueueQuerySerializer(serializers.Serializer):
     offset = serializers.IntegerField(required=False, min_value=0, default=0)
 
 
+# The page itself (not a list to paginate): drf-spectacular would wrap it in a second page.
+@extend_schema_serializer(many=False)
 class OrderQueuePageSerializer(serializers.Serializer):
     """One page of the operator queue, in the original balancer's shape."""
 

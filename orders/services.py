@@ -22,9 +22,10 @@ from ledger.services import minor_amount, post_settlement
 from ledgerflow import metrics
 from ledgerflow.db import retry_on_contention
 from ledgerflow.errors import InvalidState, NotFound, ValidationFailed
+from ledgerflow.money import to_major
 from orders.errors import TooManyPendingOrders
-from orders.ids import order_id_for
-from orders.models import Order
+from orders.ids import normalize_order_id, order_id_for
+from orders.models import Deposit, Order
 from orders.representations import order_data
 from orders.selectors import pending_order_count
 from webhooks.services import record_event
@@ -86,25 +87,164 @@ def create_order(*, actor: User | None, account_id: int, amount: Decimal) -> Ord
 @retry_on_contention
 @transaction.atomic
 def complete_order(*, actor: User | None, order_pk: int, tx_hash: str) -> Order:
-    """Mark a pending order paid and credit its amount from the vault, in one transaction.
+    """Mark an order paid and credit it from the vault, in one transaction.
 
-    A second completion (even racing) finds the order completed and is refused, so the
-    account is credited exactly once. Raises NotFound, InvalidState, ValidationFailed
-    (malformed tx_hash, or one that already completed another order), AccountInactive.
+    A pending order is credited its `amount`. An order in `needs_review` is credited what
+    actually arrived (`received_amount`), and only with the tx_hash under review. A second
+    completion (even racing) finds the order completed and is refused, so the account is
+    credited exactly once. Raises NotFound, InvalidState, ValidationFailed (malformed
+    tx_hash, or one that paid another order), AccountInactive.
     """
+    tx_hash = _valid_tx_hash(tx_hash)
+    order = _lock_order(
+        order_pk, "completed", allowed=(Order.Status.PENDING, Order.Status.NEEDS_REVIEW)
+    )
+    if order.status == Order.Status.NEEDS_REVIEW:
+        if tx_hash != order.tx_hash:
+            message = (
+                f"Order {order.order_id} is under review for {order.tx_hash}; complete it with "
+                "that tx_hash (credits the amount received) or fail it."
+            )
+            raise ValidationFailed(message, {"tx_hash": [message]})
+        amount = order.received_amount
+    else:
+        _ensure_tx_hash_free(tx_hash, order)
+        amount = order.amount
+    _settle(order, actor=actor, tx_hash=tx_hash, amount=amount)
+    # A deposit the indexer reported with this hash (seen, or under review) is now settled.
+    Deposit.objects.filter(tx_hash=tx_hash, order=order).update(
+        status=Deposit.Status.SETTLED, updated_at=timezone.now()
+    )
+    return order
+
+
+@retry_on_contention
+@transaction.atomic
+def record_deposit(
+    *, actor: User | None, order_id: str, tx_hash: str, amount: Decimal, confirmations: int
+) -> Deposit:
+    """An indexer saw `amount` paid to the vault for `order_id` in `tx_hash`.
+
+    Settles each tx_hash at most once, whatever the replays and races: the order's row lock
+    serialises every report for one order, and the unique tx_hash (on deposits and on
+    orders) refuses one payment for two orders. Below ORDER_MIN_CONFIRMATIONS the deposit is
+    only recorded (`pending`); at or above it, the matching amount completes the order
+    through the same settlement as `complete_order`, and a different amount sends the order
+    to `needs_review` with both amounts. A replay answers the recorded deposit unchanged
+    (its confirmations only ever grow). Raises NotFound (no such order), ValidationFailed
+    (malformed or contradicting report, tx_hash paying another order, bad amount),
+    InvalidState (the order is no longer waiting for a payment), AccountInactive.
+    """
+    tx_hash = _valid_tx_hash(tx_hash)
+    normalized = normalize_order_id(order_id)
+    pk = Order.objects.filter(order_id=normalized).values_list("pk", flat=True).first()
+    if pk is None:
+        raise NotFound(f"No order {order_id!r}.", order_id=order_id)
+    order = _lock_order(pk, "paid", check=False)  # every status: a replay answers as before
+    minor = minor_amount(amount, order.asset)
+    now = timezone.now()
+    deposit = Deposit.objects.filter(tx_hash=tx_hash).first()
+    if deposit is not None:
+        if deposit.order_id != order.pk or deposit.amount != minor:
+            message = (
+                f"{tx_hash} was reported for order {deposit.order.order_id} paying "
+                f"{to_major(deposit.amount, order.asset.exponent)} {order.asset.code}."
+                if deposit.order_id == order.pk
+                else f"{tx_hash} was reported for another order."
+            )
+            raise ValidationFailed(message, {"tx_hash": [message]})
+        deposit.order = order  # the locked row, for the answer
+        if confirmations > deposit.confirmations:
+            deposit.confirmations, deposit.updated_at = confirmations, now
+            deposit.save(update_fields=["confirmations", "updated_at"])
+        if deposit.status != Deposit.Status.PENDING or not _confirmed(deposit):
+            return deposit  # a replay, or still confirming
+    else:
+        if order.status == Order.Status.COMPLETED and order.tx_hash == tx_hash:
+            # An operator completed it by hand with this payment: record it, settle nothing.
+            credited = order.amount if order.received_amount is None else order.received_amount
+            if minor != credited:
+                message = (
+                    f"{tx_hash} completed order {order.order_id} with "
+                    f"{to_major(credited, order.asset.exponent)} {order.asset.code}."
+                )
+                raise ValidationFailed(message, {"amount": [message]})
+            status = Deposit.Status.SETTLED
+        else:
+            if order.status != Order.Status.PENDING:  # paid, under review, or closed
+                raise _not_waiting(order)
+            _ensure_tx_hash_free(tx_hash, order)
+            status = Deposit.Status.PENDING
+        try:
+            # Another order's report of this hash, racing: the unique index makes this wait
+            # for it to commit, then fail; the whole transaction rolls back.
+            deposit = Deposit.objects.create(
+                tx_hash=tx_hash,
+                order=order,
+                amount=minor,
+                confirmations=confirmations,
+                status=status,
+                reported_by=actor if actor and actor.is_authenticated else None,
+                created_at=now,
+                updated_at=now,
+            )
+        except IntegrityError as exc:
+            if "tx_hash" not in str(exc):
+                raise
+            raise _tx_hash_used(tx_hash, "another order") from None
+        if status == Deposit.Status.SETTLED or not _confirmed(deposit):
+            return deposit
+    if order.status != Order.Status.PENDING:  # since seen: paid by another hash, or closed
+        raise _not_waiting(order)
+    if deposit.amount == order.amount:
+        _settle(order, actor=actor, tx_hash=tx_hash, amount=order.amount)
+        deposit.status = Deposit.Status.SETTLED
+    else:
+        order.tx_hash, order.received_amount = tx_hash, deposit.amount
+        _finish(order, Order.Status.NEEDS_REVIEW, extra_fields=["tx_hash", "received_amount"])
+        deposit.status = Deposit.Status.NEEDS_REVIEW
+    deposit.updated_at = timezone.now()
+    deposit.save(update_fields=["status", "updated_at"])
+    return deposit
+
+
+def _confirmed(deposit: Deposit) -> bool:
+    return deposit.confirmations >= settings.ORDER_MIN_CONFIRMATIONS
+
+
+def _not_waiting(order: Order) -> InvalidState:
+    paid = f" by {order.tx_hash}" if order.tx_hash else ""
+    return InvalidState(
+        f"Order {order.order_id} is {order.status}{paid}; it takes no other payment.",
+        order_id=order.order_id,
+    )
+
+
+def _valid_tx_hash(tx_hash: str) -> str:
     tx_hash = tx_hash.strip().lower()
     if not TX_HASH.fullmatch(tx_hash):
         raise ValidationFailed(
             "tx_hash must be 0x followed by 64 hex digits.", {"tx_hash": ["Not a tx hash."]}
         )
-    order = _lock_pending(order_pk, "completed")
+    return tx_hash
+
+
+def _ensure_tx_hash_free(tx_hash: str, order: Order) -> None:
+    """One payment pays one order: refuse a hash another order holds or was reported for."""
     used_by = Order.objects.filter(tx_hash=tx_hash).exclude(pk=order.pk).first()
+    if used_by is None:
+        reported = Deposit.objects.filter(tx_hash=tx_hash).exclude(order=order).first()
+        used_by = reported.order if reported else None
     if used_by is not None:
         raise _tx_hash_used(tx_hash, used_by.order_id)
+
+
+def _settle(order: Order, *, actor: User | None, tx_hash: str, amount: int) -> None:
+    """Post the settlement and mark the (locked) order completed: the one way money moves."""
     txn = post_settlement(
         actor=actor,
         account_id=order.account_id,
-        amount_minor=order.amount,
+        amount_minor=amount,
         reference=order.order_id,
         metadata={"order_id": order.order_id, "tx_hash": tx_hash},
     )
@@ -119,14 +259,16 @@ def complete_order(*, actor: User | None, order_pk: int, tx_hash: str) -> Order:
         if "tx_hash" not in str(exc):
             raise
         raise _tx_hash_used(tx_hash, "another order") from None
-    return order
 
 
 @retry_on_contention
 @transaction.atomic
 def fail_order(*, actor: User | None, order_pk: int) -> Order:
-    """Mark a pending order failed (the payment will not arrive). Moves no money."""
-    order = _lock_pending(order_pk, "failed")
+    """Mark a pending order, or one under review, failed (the payment will not arrive, or an
+    operator refuses the one that did). Moves no money."""
+    order = _lock_order(
+        order_pk, "failed", allowed=(Order.Status.PENDING, Order.Status.NEEDS_REVIEW)
+    )
     _finish(order, Order.Status.FAILED)
     return order
 
@@ -135,7 +277,7 @@ def fail_order(*, actor: User | None, order_pk: int) -> Order:
 @transaction.atomic
 def cancel_order(*, actor: User | None, order_pk: int) -> Order:
     """Cancel a pending order (its owner or an operator). Moves no money."""
-    order = _lock_pending(order_pk, "cancelled")
+    order = _lock_order(order_pk, "cancelled")
     _finish(order, Order.Status.CANCELLED)
     return order
 
@@ -146,15 +288,14 @@ def expire_orders(*, now: datetime | None = None) -> int:
     Each order is expired in its own short transaction under its row lock. A row another
     transaction holds (a completion in flight) is skipped, not waited for: if that
     completion rolls back, the next run expires the order. So an order ends completed with
-    its money or expired without it, never both. Safe to run twice or concurrently.
+    its money or expired without it, never both. An order whose payment the indexer reported
+    but is still confirming is left pending. Safe to run twice or concurrently.
     """
     now = now or timezone.now()
     expired, last_pk = 0, 0
     while True:
         batch = list(
-            Order.objects.filter(status=Order.Status.PENDING, expires_at__lte=now, pk__gt=last_pk)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:500]
+            _expirable(now).filter(pk__gt=last_pk).order_by("pk").values_list("pk", flat=True)[:500]
         )
         if not batch:
             break
@@ -170,7 +311,8 @@ def _expire_one(*, order_pk: int, now: datetime) -> int:
     order = (
         Order.objects.select_for_update(of=("self",), skip_locked=True)
         .select_related("account", "asset")
-        .filter(pk=order_pk, status=Order.Status.PENDING, expires_at__lte=now)
+        .filter(pk=order_pk)
+        .filter(pk__in=_expirable(now).values("pk"))
         .first()
     )
     if order is None:  # completed, cancelled or being worked on meanwhile
@@ -179,7 +321,23 @@ def _expire_one(*, order_pk: int, now: datetime) -> int:
     return 1
 
 
-def _lock_pending(order_pk: int, target: str) -> Order:
+def _expirable(now: datetime):
+    """Pending orders past `expires_at`, except those whose payment the indexer has seen and
+    is still confirming: that payment settles them (or sends them to review) when it does."""
+    confirming = Deposit.objects.filter(status=Deposit.Status.PENDING).values("order_id")
+    return Order.objects.filter(status=Order.Status.PENDING, expires_at__lte=now).exclude(
+        pk__in=confirming
+    )
+
+
+def _lock_order(
+    order_pk: int,
+    target: str,
+    *,
+    allowed: tuple[str, ...] = (Order.Status.PENDING,),
+    check: bool = True,
+) -> Order:
+    """The order, row-locked; InvalidState unless its status is `allowed` (when `check`)."""
     order = (
         Order.objects.select_for_update(of=("self",))
         .select_related("account", "asset")
@@ -188,9 +346,10 @@ def _lock_pending(order_pk: int, target: str) -> Order:
     )
     if order is None:
         raise NotFound("No such order.")
-    if order.status != Order.Status.PENDING:
+    if check and order.status not in allowed:
         raise InvalidState(
-            f"Order {order.order_id} is {order.status}; only a pending order can be {target}.",
+            f"Order {order.order_id} is {order.status}; only "
+            f"{' or '.join(s.replace('_', ' ') for s in allowed)} orders can be {target}.",
             order_id=order.order_id,
         )
     return order

@@ -1,7 +1,6 @@
 """The back office in a real browser: headless Chromium driven by Selenium against the live
-server. Set SAVE_SCREENSHOTS=1 to rewrite docs/dashboard.png from the dashboard scenario."""
+server. SAVE_SCREENSHOTS=1 rewrites docs/dashboard.png (in test_dashboard_charts.py)."""
 
-import os
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -144,8 +143,6 @@ def test_dashboard_shows_the_operator_figures(operator_browser, settings):
     background = browser.find_element(By.ID, "header").value_of_css_property("background-color")
     assert background not in ("rgba(0, 0, 0, 0)", "transparent")
     assert "1 failed" in browser.find_element(By.ID, "fig-webhooks").text
-    if os.environ.get("SAVE_SCREENSHOTS") == "1":
-        browser.save_screenshot(str(SCREENSHOT))
 
 
 def test_complete_a_pending_order_from_the_queue(operator_browser, settings):

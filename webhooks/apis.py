@@ -74,6 +74,7 @@ class WebhookEndpointListCreateApi(ApiView, generics.ListAPIView):
         return selectors.endpoints_of(self.request.user)
 
     @extend_schema(
+        operation_id="list_webhook_endpoints",
         summary="List your webhook endpoints",
         description=(
             "Your endpoints, newest first, cursor-paginated; any authenticated user. Secrets "
@@ -86,6 +87,7 @@ class WebhookEndpointListCreateApi(ApiView, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
+        operation_id="create_webhook_endpoint",
         summary="Register a webhook endpoint",
         description=(
             "`events` empty or absent subscribes to every event type. The URL must be http(s) "
@@ -113,6 +115,7 @@ class WebhookEndpointListCreateApi(ApiView, generics.ListAPIView):
 
 class WebhookEndpointDetailApi(ApiView):
     @extend_schema(
+        operation_id="get_webhook_endpoint",
         summary="A webhook endpoint of yours",
         description=(
             "One of your endpoints, without its secret; someone else's is 404 `not_found`."
@@ -125,6 +128,7 @@ class WebhookEndpointDetailApi(ApiView):
         return Response(WebhookEndpointSerializer(endpoint).data)
 
     @extend_schema(
+        operation_id="update_webhook_endpoint",
         summary="Change a webhook endpoint",
         description=(
             "Send only the fields to change on one of your endpoints (someone else's: 404). A "
@@ -146,6 +150,7 @@ class WebhookEndpointDetailApi(ApiView):
         return Response(WebhookEndpointSerializer(endpoint).data)
 
     @extend_schema(
+        operation_id="delete_webhook_endpoint",
         summary="Delete a webhook endpoint",
         description=(
             "Deletes one of your endpoints (someone else's: 404); its delivery log goes with "
@@ -161,6 +166,7 @@ class WebhookEndpointDetailApi(ApiView):
 
 class WebhookEndpointRotateSecretApi(ApiView):
     @extend_schema(
+        operation_id="rotate_webhook_endpoint_secret",
         summary="Replace the signing secret",
         description="Every attempt from now on, retries included, is signed with the new "
         "secret. Someone else's endpoint is 404 `not_found`. " + SECRET_NOTE,
@@ -184,6 +190,7 @@ class DeliveryListApi(ApiView, generics.ListAPIView):
         return selectors.deliveries_of(endpoint)
 
     @extend_schema(
+        operation_id="list_webhook_deliveries",
         summary="Delivery log of one of your endpoints",
         description=(
             "Deliveries to one of your endpoints (someone else's: 404), newest first: status, "
@@ -200,6 +207,7 @@ class DeliveryListApi(ApiView, generics.ListAPIView):
 
 class DeliveryRetryApi(ApiView):
     @extend_schema(
+        operation_id="retry_webhook_delivery",
         summary="Retry a failed delivery",
         description=(
             "Makes a `failed` delivery `pending` again and sends it now; attempts are kept, so "
@@ -239,6 +247,7 @@ class EventListApi(ApiView, generics.ListAPIView):
         }
 
     @extend_schema(
+        operation_id="list_events",
         summary="Events visible to you, newest first",
         description=(
             "For catch-up polling next to webhooks: events about accounts you own (staff: all). "

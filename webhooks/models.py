@@ -15,6 +15,8 @@ PRIVATE_ENTRY_FIELDS = ("balance_after", "version")
 # DESIGN §6: the event types a client may subscribe to.
 EVENT_TYPES = (
     "account.created",
+    "account.updated",
+    "account.closed",
     "transaction.posted",
     "transaction.pending",
     "transaction.voided",
@@ -24,6 +26,7 @@ EVENT_TYPES = (
     "order.failed",
     "order.cancelled",
     "order.expired",
+    "order.needs_review",
     "export.completed",
     "balance.threshold_crossed",
 )

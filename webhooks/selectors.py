@@ -1,9 +1,12 @@
 """Every read of webhooks, scoped by the caller: someone else's row is NotFound (404)."""
 
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 
+from ledgerflow.ages import age_buckets
 from ledgerflow.errors import NotFound
 from ledgerflow.permissions import has_right
 from webhooks.models import Delivery, Event, WebhookEndpoint
@@ -54,3 +57,48 @@ def events_for(actor: Any, *, event_type: str | None = None) -> QuerySet[Event]:
     if event_type:
         events = events.filter(type=event_type)
     return events
+
+
+def failed_deliveries(
+    *,
+    endpoint: WebhookEndpoint | None = None,
+    since: datetime | None = None,
+    event_type: str | None = None,
+) -> QuerySet[Delivery]:
+    """Failed deliveries (retries exhausted) to active endpoints, oldest first, for operators.
+
+    `since` keeps those whose last attempt (their last change) was at or after it. A disabled
+    endpoint's deliveries are left out: a retry would fail again at once.
+    """
+    deliveries = Delivery.objects.filter(
+        status=Delivery.Status.FAILED, endpoint__is_active=True
+    ).select_related("event", "endpoint")
+    if endpoint is not None:
+        deliveries = deliveries.filter(endpoint=endpoint)
+    if since is not None:
+        deliveries = deliveries.filter(updated_at__gte=since)
+    if event_type:
+        deliveries = deliveries.filter(event__type=event_type)
+    return deliveries.order_by("updated_at", "pk")
+
+
+def delivery_backlog(
+    *, now: datetime, bounds: Sequence[timedelta], overdue_after: timedelta
+) -> dict:
+    """The delivery backlog in one aggregate query, for the dashboard: `pending` and `failed`
+    counts, `overdue` (pending and due more than `overdue_after` ago: the workers are behind
+    or down), `oldest` (created_at of the oldest pending) and `ages` (pending deliveries
+    counted by age, see ledgerflow.ages)."""
+    pending = Q(status=Delivery.Status.PENDING)
+    buckets = age_buckets("created_at", now, bounds)
+    row = Delivery.objects.filter(
+        status__in=[Delivery.Status.PENDING, Delivery.Status.FAILED]
+    ).aggregate(
+        failed=Count("pk", filter=Q(status=Delivery.Status.FAILED)),
+        pending=Count("pk", filter=pending),
+        overdue=Count("pk", filter=pending & Q(next_attempt_at__lt=now - overdue_after)),
+        oldest=Min("created_at", filter=pending),
+        **{name: Count("pk", filter=pending & condition) for name, condition in buckets.items()},
+    )
+    row["ages"] = [row.pop(name) for name in buckets]
+    return row

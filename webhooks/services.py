@@ -9,7 +9,7 @@ delivery: `requeue_deliveries` (beat) re-enqueues anything overdue.
 import json
 import logging
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,8 +36,11 @@ logger = logging.getLogger("ledgerflow.webhooks")
 MAX_ENDPOINTS_PER_OWNER = 16
 # Added to the HTTP timeouts to form the lease a worker holds while it sends.
 LEASE_MARGIN = timedelta(seconds=5)
-# How long past due a pending delivery may sit before we assume its message was lost.
-REQUEUE_GRACE = timedelta(seconds=60)
+# How long past due a pending delivery may sit before we assume its message was lost. With the
+# 18 s lease and the 10 s beat period (migration 0005) a delivery cut off by a killed worker is
+# sent again within 18 + 15 + 10 s (tests/faults/test_worker_faults.py); a shorter grace only
+# adds duplicate messages (no-ops: the claim skips them) while a queue is backed up.
+REQUEUE_GRACE = timedelta(seconds=15)
 REQUEUE_BATCH = 1000
 
 
@@ -259,7 +262,7 @@ class Claim:
 def backoff_seconds(attempts: int) -> float:
     """Delay after the `attempts`-th failure: base * 2^(attempts-1), ±20 % jitter, capped."""
     delay = settings.WEBHOOK_BACKOFF_BASE * 2 ** (attempts - 1)
-    jitter = random.uniform(0.8, 1.2)  # noqa: S311 - spreads retries, not a secret
+    jitter = random.uniform(0.8, 1.2)  # noqa: S311 - spreads retries, not a secret  # nosec B311
     return min(settings.WEBHOOK_BACKOFF_CAP, delay * jitter)  # seconds: durations, never money
 
 
@@ -370,9 +373,44 @@ def retry_delivery(*, actor: Any, delivery_id: int) -> Delivery:
     delivery.status = Delivery.Status.PENDING
     delivery.next_attempt_at = timezone.now()
     delivery.save(update_fields=["status", "next_attempt_at", "updated_at"])
-    logger.info("webhook delivery %s retried by user %s", delivery.public_id, actor.pk)
+    by = f"user {actor.pk}" if actor is not None else "the console"
+    logger.info("webhook delivery %s retried by %s", delivery.public_id, by)
     _enqueue_on_commit([delivery.pk])
     return delivery
+
+
+@dataclass(frozen=True)
+class Retried:
+    """What `retry_deliveries` did: public ids queued again, and those no longer failed."""
+
+    retried: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def retry_deliveries(
+    *,
+    actor: Any | None,
+    delivery_ids: Sequence[int],
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Retried:
+    """`retry_delivery` for each (one short transaction each, enqueued as it commits).
+
+    `actor` None is an operator at the console. A delivery that is no longer failed (a
+    concurrent retry got there first, or it was deleted with its endpoint) is skipped, not
+    an error. `progress(done, total)` is called after each.
+    """
+    result = Retried()
+    for done, delivery_id in enumerate(delivery_ids, start=1):
+        try:
+            delivery = retry_delivery(actor=actor, delivery_id=delivery_id)
+        except (InvalidState, Delivery.DoesNotExist):
+            public_id = Delivery.objects.filter(pk=delivery_id).values_list("public_id", flat=True)
+            result.skipped.append(public_id.first() or str(delivery_id))
+        else:
+            result.retried.append(delivery.public_id)
+        if progress:
+            progress(done, len(delivery_ids))
+    return result
 
 
 @transaction.atomic

@@ -41,6 +41,7 @@ OPERATOR_RIGHTS = (
     "ledger.review_hold",
     "orders.change_order",
     "accounts.view_account",
+    "accounts.change_account",
     "ledger.view_transaction",
     "orders.view_order",
     "webhooks.view_event",

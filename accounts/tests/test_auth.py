@@ -45,7 +45,9 @@ def test_register_creates_a_customer(api_client):
 
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert set(body) == {"id", "email", "telegram_id", "is_staff", "date_joined"}
+    assert set(body) == {"id", "email", "telegram_id", "is_staff", "email_verified", "date_joined"}
+    assert body["email_verified"] is False
+    assert User.objects.get(email="ada@example.com").groups.filter(name="customer").exists()
     assert body["email"] == "ada@example.com"
     assert body["telegram_id"] == "4242"
     assert body["is_staff"] is False
@@ -186,7 +188,8 @@ def test_refresh_gives_a_new_access_token(api_client, customer):
     response = api_client.post(REFRESH, {"refresh": tokens["refresh"]}, format="json")
 
     assert response.status_code == 200, response.json()
-    assert set(response.json()) == {"access"}
+    assert set(response.json()) == {"access", "refresh"}  # rotated (test_sessions.py)
+    assert response.json()["refresh"] != tokens["refresh"]
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
     assert api_client.get(ME).json()["email"] == customer.email
 

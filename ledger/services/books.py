@@ -7,9 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists
 
-from accounts.errors import AccountInactive, AuthenticationFailed
+from accounts.authentication import actor_annotations, ensure_actor_may_move
+from accounts.errors import AccountInactive
 from accounts.locks import lock_accounts
 from accounts.models import Account, Asset, User
 from audit.services import record_audits
@@ -20,7 +20,7 @@ from ledger.models import BalanceMonitor, Entry, Transaction
 from ledger.representations import transaction_data, transaction_entries
 from ledgerflow import metrics
 from ledgerflow.errors import NotFound, ValidationFailed
-from ledgerflow.money import InvalidAmount, fits_int64, to_major, to_minor
+from ledgerflow.money import InvalidAmount, fits_int64, money_text, to_major, to_minor
 from ledgerflow.writes import WriteBatch, open_batch
 from webhooks.services import record_events
 
@@ -62,13 +62,11 @@ def lock_books(
 ) -> "Books":
     """Lock the accounts (pk order) with one statement that also reads the configuration
     version, and open a unit of work over them with the configuration of that version."""
-    annotations = {"config_version": version_expression()}
-    claimed = getattr(actor, "from_claims", False)
-    if claimed:  # authenticated from its token alone: is the user still active? (same query)
-        annotations["actor_active"] = Exists(User.objects.filter(pk=actor.pk, is_active=True))
+    # An actor authenticated from its token alone: is the user still active, the token not
+    # revoked, the email verified if required? Read in the same statement (accounts.authentication).
+    annotations = {"config_version": version_expression(), **actor_annotations(actor)}
     accounts = lock_accounts(ids, public_ids=public_ids, annotations=annotations)
-    if claimed and not all(account.actor_active for account in accounts.values()):
-        raise AuthenticationFailed("No active account found for the given token.")
+    ensure_actor_may_move(actor, accounts)
     return Books(accounts, actor, config_of(accounts), deferrable=deferrable)
 
 
@@ -206,16 +204,18 @@ class Books:
     @staticmethod
     def _insufficient(account: Account, needed: int) -> InsufficientFunds:
         metrics.INSUFFICIENT_FUNDS.inc()
+        # Major units with the code, as the caller sent the amount (DESIGN: detail is for people).
+        has, needs = money_text(account.spendable, account.asset), money_text(needed, account.asset)
         return InsufficientFunds(
-            f"Account {account.public_id} has {account.spendable} (minor units) to spend, "
-            f"needs {needed}.",
+            f"Account {account.public_id} has {has} available, needs {needs}.",
             account=account.public_id,
         )
 
     @staticmethod
     def _over_max(account: Account) -> LimitExceeded:
+        ceiling = money_text(account.max_balance, account.asset)
         return LimitExceeded(
-            f"Account {account.public_id} would exceed its maximum balance.",
+            f"Account {account.public_id} would exceed its maximum balance of {ceiling}.",
             rule="max_balance",
             account=account.public_id,
         )
@@ -337,7 +337,7 @@ def store_balances(batch: WriteBatch, accounts: Sequence[Account]) -> None:
         params = [value for a in chunk for value in (a.pk, *(getattr(a, c) for c in columns))]
         # Only "%s" placeholders are formatted in; the values travel as parameters.
         batch.execute(
-            "UPDATE accounts_account SET balance = v.column2, version = v.column3, "  # noqa: S608
+            "UPDATE accounts_account SET balance = v.column2, version = v.column3, "  # noqa: S608  # nosec B608
             "pending_debits = v.column4, pending_credits = v.column5 "
             f"FROM (VALUES {rows}) AS v WHERE accounts_account.id = v.column1",
             params,

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, User
-from accounts.permissions import TRANSFER_ANY
+from accounts.permissions import TRANSFER_ANY, VIEW_ACCOUNTS
 from ledger import risk
 from ledger.errors import AssetMismatch
 from ledger.models import Transaction
@@ -25,7 +25,8 @@ from ledgerflow.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from ledgerflow.permissions import has_right
+from ledgerflow.money import money_text
+from ledgerflow.permissions import has_right, refuse_if_visible
 from ledgerflow.writes import open_batch
 
 MAX_BATCH = 1000
@@ -175,6 +176,9 @@ def _post_batch(actor: User, items: Sequence[TransferItem]) -> list[Transaction]
     for index, (item, (source, target)) in enumerate(zip(items, pairs, strict=True)):
         try:
             if source not in accounts:
+                if item.from_account:  # someone else's: 403 for staff who may see it
+                    seen = Account.objects.filter(public_id=item.from_account)
+                    refuse_if_visible(actor, TRANSFER_ANY, VIEW_ACCOUNTS, seen)
                 raise NotFound(f"No account {item.from_account or item.from_account_id!r}.")
             if target not in accounts:
                 raise NotFound(f"No account {item.to_account or item.to_account_id!r}.")
@@ -279,7 +283,9 @@ def post_pending(*, actor: User, transaction_id: int, amount: Decimal | None = N
     minor = txn.held_amount if amount is None else minor_amount(amount, txn.asset)
     if minor > txn.held_amount:
         raise ValidationFailed(
-            "Cannot post more than is held.", {"amount": ["At most the held amount."]}
+            f"Cannot post {money_text(minor, txn.asset)}: the hold is "
+            f"{money_text(txn.held_amount, txn.asset)}.",
+            {"amount": ["At most the held amount."]},
         )
     books.release(txn)
     books.post(txn, [Leg(txn.hold_from_id, -minor), Leg(txn.hold_to_id, minor)])

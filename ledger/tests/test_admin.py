@@ -411,7 +411,7 @@ def test_risk_rule_edits_are_audited(admin_client):
             "kind": "max_amount",
             "action": "reject",
             "asset": 1,
-            "limit": 5000,
+            "limit": "50.00",  # major units; stored as 5000
             "is_active": "on",
             "created_at_0": "2025-01-01",
             "created_at_1": "00:00:00",
@@ -426,7 +426,7 @@ def test_risk_rule_edits_are_audited(admin_client):
             "kind": "max_amount",
             "action": "reject",
             "asset": 1,
-            "limit": 7000,
+            "limit": "70.00",
             "created_at_0": "2025-01-01",
             "created_at_1": "00:00:00",
         },
@@ -452,7 +452,7 @@ def test_balance_monitor_is_editable_and_audited(admin_client, account):
         "/admin/ledger/balancemonitor/add/",
         {
             "account": account.pk,
-            "threshold": 100,
+            "threshold": "1.00",  # major units; stored as 100
             "direction": "below",
             "is_active": "on",
             "created_at_0": "2025-01-01",
@@ -484,7 +484,7 @@ def test_account_page_shows_latest_entries_and_snapshots(admin_client, customer,
     page = admin_client.get(f"/admin/accounts/account/{account.pk}/change/").content.decode()
 
     assert "Latest 20 entries" in page
-    assert "<td>25.00</td>" in page  # balance after the newest entry
-    assert "<td>5.00</td>" not in page  # entry 5 is older than the latest 20
+    assert "<td>25.00 USD</td>" in page  # balance after the newest entry
+    assert "<td>5.00 USD</td>" not in page  # entry 5 is older than the latest 20
     assert "<td>25</td>" in page  # the snapshot's version
     assert f"?account={account.pk}" in page  # propose an adjustment

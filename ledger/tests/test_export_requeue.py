@@ -152,8 +152,8 @@ def test_requeue_command_runs_the_service(
     assert "requeue_exports: 1 export(s) re-enqueued" in out
 
 
-def test_requeue_exports_is_scheduled_every_5_minutes():
+def test_requeue_exports_is_scheduled_every_30_seconds():
     task = PeriodicTask.objects.select_related("interval").get(name="requeue-exports")
     assert task.task == "ledger.tasks.requeue_exports"
-    assert (task.interval.every, task.interval.period, task.enabled) == (5, "minutes", True)
+    assert (task.interval.every, task.interval.period, task.enabled) == (30, "seconds", True)
     assert "ledger.tasks.requeue_exports" in celery_app.tasks

@@ -108,7 +108,7 @@ def test_posting_more_than_held_is_refused(customer, other_customer, funded):
         pending=True,
     )
     before = state()
-    with pytest.raises(Exception, match="more than is held"):
+    with pytest.raises(Exception, match=r"Cannot post 30\.01 USD: the hold is 30\.00 USD"):
         services.post_pending(actor=customer, transaction_id=txn.pk, amount=Decimal("30.01"))
     assert state() == before
 

@@ -1,5 +1,6 @@
 """`load_history` (bench data): a bulk-loaded history is a valid ledger, or nothing at all."""
 
+import json
 from decimal import Decimal
 from io import StringIO
 
@@ -93,3 +94,26 @@ def test_a_load_that_does_not_balance_is_rolled_back(monkeypatch):
     # The owner created in the same atomic block is gone too.
     assert (User.objects.count(), Account.objects.count(), Entry.objects.count()) == before
     assert verify_ledger().ok
+
+
+def test_progress_names_each_phase_and_json_answers_on_stdout():
+    from ledger.management.commands.load_history import STEPS
+
+    out, err = StringIO(), StringIO()
+    call_command(
+        "load_history", entries=40, accounts=4, progress_interval=0, stdout=out, stderr=err
+    )
+    assert out.getvalue().startswith("load_history: 40 entries in 20 transactions")
+    lines = err.getvalue().splitlines()
+    for number, step in enumerate(STEPS):
+        assert any(
+            f"loading {number}/{len(STEPS)} steps" in line and step in line for line in lines
+        )
+    assert lines[-1].endswith("done")
+    assert f"{len(STEPS)}/{len(STEPS)} steps (100%)" in lines[-1]
+
+    out, err = StringIO(), StringIO()
+    call_command("load_history", entries=40, accounts=4, json=True, stdout=out, stderr=err)
+    summary = json.loads(out.getvalue())
+    assert (summary["entries"], summary["accounts"]) == (40, 4)
+    assert json.loads(err.getvalue().splitlines()[-1])["event"] == "done"

@@ -133,7 +133,7 @@ def test_index_costs_a_fixed_number_of_queries(
     small = index_queries(admin_client)
     make_activity(UserFactory(), UserFactory(), funded, scale=12)
 
-    # session + user, six figure queries, the "recent actions" box
+    # session + user, seven figure queries, the "recent actions" box
     with django_assert_max_num_queries(10):
         large = index_queries(admin_client)
     assert large == small

@@ -47,6 +47,7 @@ def test_create_order(customer_client, customer_account, settings):
         "order_id": stored.order_id,
         "account": customer_account.public_id,
         "amount": "25.50",
+        "received_amount": None,
         "asset": "USD",
         "status": "pending",
         "vault_address": settings.VAULT_ADDRESS,

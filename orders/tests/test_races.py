@@ -9,12 +9,15 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.utils import timezone
+from rest_framework.test import APIClient
 
+from accounts.services import create_api_key
+from accounts.tests.factories import UserFactory
 from ledger.models import Transaction
 from ledgerflow.errors import DomainError, InvalidState, ValidationFailed
 from orders import services
 from orders.errors import TooManyPendingOrders
-from orders.models import Order
+from orders.models import Deposit, Order
 from webhooks.models import Event
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -158,3 +161,79 @@ def test_concurrent_expiry_runs_expire_each_order_once(account_factory, customer
     assert sum(results) == 8
     assert Order.objects.filter(status=Order.Status.EXPIRED).count() == 8
     assert Event.objects.filter(type="order.expired").count() == 8
+
+
+def _indexer_client():
+    _, raw_key = create_api_key(
+        actor=UserFactory(is_staff=True, rights=["orders.record_deposit"]), name="indexer"
+    )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+    return client
+
+
+def _report(order, tx_hash, amount="25.00"):
+    client = _indexer_client()
+    body = {"order_id": order.order_id, "tx_hash": tx_hash, "amount": amount, "confirmations": 12}
+
+    def post():
+        response = client.post("/api/v1/orders/deposits", body, format="json")
+        payload = response.json()
+        return response.status_code, payload.get("code") or payload["status"]
+
+    return post
+
+
+def test_eight_indexers_reporting_one_payment_settle_it_once(customer_account, make_order):
+    order = make_order(customer_account, "25.00")
+
+    results = run_concurrently(*[_report(order, TX_A) for _ in range(8)])
+
+    assert Counter(results) == {(200, "settled"): 8}
+    customer_account.refresh_from_db()
+    assert customer_account.balance == 2500
+    assert Transaction.objects.filter(kind=Transaction.Kind.ORDER_SETTLEMENT).count() == 1
+    assert Event.objects.filter(type="order.completed").count() == 1
+    assert Deposit.objects.get().status == "settled"
+
+
+def test_two_payments_racing_for_one_order_settle_one(customer_account, make_order):
+    order = make_order(customer_account, "25.00")
+
+    results = run_concurrently(_report(order, TX_A), _report(order, TX_B))
+
+    assert Counter(results) == {(200, "settled"): 1, (409, "invalid_state"): 1}
+    order.refresh_from_db()
+    customer_account.refresh_from_db()
+    assert customer_account.balance == 2500
+    assert Transaction.objects.filter(kind=Transaction.Kind.ORDER_SETTLEMENT).count() == 1
+    assert Deposit.objects.get().tx_hash == order.tx_hash
+
+
+def test_a_matching_and_a_short_payment_racing_end_one_way(customer_account, make_order):
+    order = make_order(customer_account, "25.00")
+
+    results = run_concurrently(_report(order, TX_A), _report(order, TX_B, amount="10.00"))
+
+    order.refresh_from_db()
+    customer_account.refresh_from_db()
+    if order.status == Order.Status.COMPLETED:
+        assert Counter(results) == {(200, "settled"): 1, (409, "invalid_state"): 1}
+        assert customer_account.balance == 2500
+    else:
+        assert Counter(results) == {(202, "needs_review"): 1, (409, "invalid_state"): 1}
+        assert order.status == Order.Status.NEEDS_REVIEW
+        assert customer_account.balance == 0
+    assert Deposit.objects.count() == 1
+
+
+def test_one_payment_racing_for_two_orders_pays_one(customer_account, make_order):
+    first, second = make_order(customer_account, "25.00"), make_order(customer_account, "25.00")
+
+    results = run_concurrently(_report(first, TX_A), _report(second, TX_A))
+
+    assert Counter(results) == {(200, "settled"): 1, (422, "validation_error"): 1}
+    customer_account.refresh_from_db()
+    assert customer_account.balance == 2500
+    assert Order.objects.filter(status=Order.Status.COMPLETED).count() == 1
+    assert Order.objects.filter(status=Order.Status.PENDING).count() == 1

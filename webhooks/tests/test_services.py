@@ -266,12 +266,12 @@ def test_requeue_command_runs_the_service(customer, receiver, django_capture_on_
     assert Delivery.objects.get(endpoint=endpoint).status == Delivery.Status.SUCCEEDED
 
 
-def test_requeue_is_scheduled_every_30_seconds():
+def test_requeue_is_scheduled_every_10_seconds():
     from django_celery_beat.models import PeriodicTask
 
     task = PeriodicTask.objects.get(name="requeue-deliveries")
     assert task.task == "webhooks.tasks.requeue_deliveries"
-    assert (task.interval.every, task.interval.period, task.enabled) == (30, "seconds", True)
+    assert (task.interval.every, task.interval.period, task.enabled) == (10, "seconds", True)
 
 
 def test_a_disabled_endpoint_gets_nothing_more(customer, receiver):

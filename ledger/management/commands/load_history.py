@@ -23,12 +23,11 @@ runs `verify_ledger` afterwards (skip with `--no-verify`). No outbox events are 
 history is a backfill, not activity anyone subscribed to.
 """
 
-import json
 import secrets
 import time
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -36,8 +35,22 @@ from accounts.models import Account, Asset, User
 from accounts.services import system_account
 from ledger.models import Entry, Transaction
 from ledger.verification import verify_ledger
+from ledgerflow.progress import ProgressCommand
 
 MAX_TRANSFER = 100  # minor units; the opening deposit covers the worst case of draws
+# The phases progress reports: each is one or two set-based statements, whatever the size.
+STEPS = (
+    "accounts",
+    "opening deposits",
+    "transfers",
+    "transaction ids",
+    "transactions",
+    "entries",
+    "checks",
+    "balances",
+    "analyze",
+    "verify",
+)
 
 
 def _insert_columns(model, given: dict[str, str]) -> tuple[str, str, list]:
@@ -60,10 +73,11 @@ def _insert_columns(model, given: dict[str, str]) -> tuple[str, str, list]:
     return ", ".join(columns), ", ".join(expressions), params
 
 
-class Command(BaseCommand):
+class Command(ProgressCommand):
     help = "Bulk-load a long valid history of transfers (PostgreSQL), then verify the ledger."
 
     def add_arguments(self, parser):
+        super().add_arguments(parser)  # --json, --progress, --progress-interval
         parser.add_argument("--entries", type=int, default=1_000_000, help="entries to write")
         parser.add_argument("--accounts", type=int, default=100, help="new accounts to spread over")
         parser.add_argument("--asset", default="USD")
@@ -71,7 +85,6 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=float, default=30.0, help="history span, ending now")
         parser.add_argument("--seed", type=float, default=0.42, help="random seed in [-1, 1]")
         parser.add_argument("--no-verify", action="store_true", help="skip verify_ledger")
-        parser.add_argument("--json", action="store_true", help="print a JSON summary line")
 
     def handle(self, *args, **options):
         if connection.vendor != "postgresql":
@@ -99,6 +112,41 @@ class Command(BaseCommand):
         total_txns = n_accounts + transfers
         step_seconds = (end - start).total_seconds() / total_txns
 
+        with self.progress("loading", unit="steps", total=len(STEPS)) as self._progress:
+            owner, verify_s = self._run(
+                options,
+                asset=asset,
+                n_accounts=n_accounts,
+                transfers=transfers,
+                opening=opening,
+                start=start,
+                step_seconds=step_seconds,
+            )
+        load_s = time.perf_counter() - started - (verify_s or 0)
+        summary = {
+            "owner_id": owner.pk,
+            "owner_email": owner.email,
+            "accounts": n_accounts,
+            "entries": n_entries,
+            "transactions": total_txns,
+            "first_at": start.isoformat(),
+            "last_at": end.isoformat(),
+            "load_seconds": round(load_s, 2),
+            "verify_seconds": None if verify_s is None else round(verify_s, 2),
+        }
+        verified = "not verified" if verify_s is None else f"verified in {verify_s:.1f} s"
+        self.result(
+            summary,
+            f"load_history: {n_entries:,} entries in {total_txns:,} transactions on "
+            f"{n_accounts:,} accounts of {owner.email} in {load_s:.1f} s; {verified}",
+        )
+
+    def _step(self, name: str) -> None:
+        """Report that phase `name` begins (the bar shows it; log lines name it)."""
+        self._progress.update(STEPS.index(name), step=name)
+
+    def _run(self, options, *, asset, n_accounts, transfers, opening, start, step_seconds):
+        self._step("accounts")
         with transaction.atomic():
             world = system_account(asset=asset, system_code=Account.System.WORLD)
             email = options["owner"] or f"history-{secrets.token_hex(4)}@bench.invalid"
@@ -129,36 +177,20 @@ class Command(BaseCommand):
                     step_seconds=step_seconds,
                     seed=options["seed"],
                 )
+        self._step("analyze")
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE ledger_entry; ANALYZE ledger_transaction;")
-        load_s = time.perf_counter() - started
 
         verify_s = None
         if not options["no_verify"]:
+            self._step("verify")
             verify_started = time.perf_counter()
             result = verify_ledger()
             verify_s = time.perf_counter() - verify_started
             if not result.ok:
                 raise CommandError(f"verify_ledger failed after the load: {result.counts}")
-        summary = {
-            "owner_id": owner.pk,
-            "owner_email": owner.email,
-            "accounts": n_accounts,
-            "entries": n_entries,
-            "transactions": total_txns,
-            "first_at": start.isoformat(),
-            "last_at": end.isoformat(),
-            "load_seconds": round(load_s, 2),
-            "verify_seconds": None if verify_s is None else round(verify_s, 2),
-        }
-        if options["json"]:
-            self.stdout.write(json.dumps(summary))
-        else:
-            verified = "not verified" if verify_s is None else f"verified in {verify_s:.1f} s"
-            self.stdout.write(
-                f"load_history: {n_entries:,} entries in {total_txns:,} transactions on "
-                f"{n_accounts:,} accounts of {owner.email} in {load_s:.1f} s; {verified}"
-            )
+        self._progress.update(len(STEPS), step="")
+        return owner, verify_s
 
     def _load(
         self, cursor, *, world_id, ids, asset_id, transfers, opening, start, step_seconds, seed
@@ -179,6 +211,7 @@ class Command(BaseCommand):
             " ON COMMIT DROP"
         )
         # Opening deposits: transaction seq 1..n, world pays account i.
+        self._step("opening deposits")
         cursor.execute(
             """INSERT INTO lh_leg
                SELECT g, 0, %s, -%s FROM generate_series(1, %s) g
@@ -187,6 +220,7 @@ class Command(BaseCommand):
             [world_id, opening, n, ids, opening, n],
         )
         # Transfers: seq n+1..n+T, a random source and a different random target.
+        self._step("transfers")
         cursor.execute("SELECT setseed(%s)", [seed])
         cursor.execute(
             """CREATE TEMP TABLE lh_move ON COMMIT DROP AS
@@ -204,6 +238,7 @@ class Command(BaseCommand):
                SELECT seq, 1, (%s::bigint[])[d], amount FROM lh_move""",
             [ids, ids],
         )
+        self._step("transaction ids")
         cursor.execute(
             """CREATE TEMP TABLE lh_txn ON COMMIT DROP AS
                SELECT seq, nextval(pg_get_serial_sequence('ledger_transaction', 'id')) AS id,
@@ -228,9 +263,10 @@ class Command(BaseCommand):
         )
         # The opening deposits are deposits; everything after them transfers.
         kinds = [n, Transaction.Kind.DEPOSIT, Transaction.Kind.TRANSFER]
+        self._step("transactions")
         head = [*kinds, Transaction.Status.POSTED, asset_id, n]
         cursor.execute(
-            f"INSERT INTO ledger_transaction ({columns}) "  # noqa: S608 - columns from the model
+            f"INSERT INTO ledger_transaction ({columns}) "  # noqa: S608 - columns from the model  # nosec B608
             f"SELECT {select} FROM lh_txn t ORDER BY t.seq",
             [*head, *params],
         )
@@ -246,8 +282,9 @@ class Command(BaseCommand):
                 "created_at": "t.created_at",
             },
         )
+        self._step("entries")
         cursor.execute(
-            f"INSERT INTO ledger_entry ({columns}) "  # noqa: S608 - columns from the model
+            f"INSERT INTO ledger_entry ({columns}) "  # noqa: S608 - columns from the model  # nosec B608
             f"SELECT {select} FROM lh_leg l JOIN lh_txn t USING (seq) "
             "JOIN accounts_account a ON a.id = l.account_id "
             "WINDOW w AS (PARTITION BY l.account_id ORDER BY l.seq, l.leg "
@@ -255,9 +292,11 @@ class Command(BaseCommand):
             "ORDER BY l.seq, l.leg",
             [asset_id, *params],
         )
+        self._step("checks")  # without the fast path, the triggers checked every row
         if skip_triggers:
             cursor.execute("SET LOCAL session_replication_role = origin")
             self._check_new_rows(cursor)
+        self._step("balances")
         cursor.execute(
             """UPDATE accounts_account a
                   SET balance = a.balance + d.total, version = a.version + d.entries
