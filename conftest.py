@@ -34,6 +34,7 @@ def _fast_password_hashing(settings):
 # table, so tests after them in the same process would find no assets and no beat schedules.
 DATA_MIGRATIONS = [
     ("accounts.migrations.0002_default_assets", "create_assets"),
+    ("accounts.migrations.0007_roles", "create_roles"),
     ("ledger.migrations.0004_periodic_tasks", "schedule"),
     ("ledger.migrations.0006_expire_holds_schedule", "create"),
     ("ledger.migrations.0011_requeue_exports_schedule", "schedule"),
