@@ -34,10 +34,10 @@ from orders import tasks as order_tasks
 from orders.models import Order
 from orders.services import create_order
 from tests.faults.conftest import _point_celery_at
-from tests.faults.ledger_checks import asset_totals, assert_money_conserved
+from tests.faults.ledger_checks import assert_money_conserved, asset_totals
 from webhooks import tasks as webhook_tasks
-from webhooks.services import create_endpoint
 from webhooks.models import Delivery, Event
+from webhooks.services import create_endpoint
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -22,8 +22,8 @@ from accounts.tests.factories import UserFactory
 from ledgerflow.money import to_minor
 from orders.models import Order
 from tests.faults.ledger_checks import (
-    asset_totals,
     assert_money_conserved,
+    asset_totals,
     balances,
     references_seen,
 )

@@ -112,9 +112,7 @@ def _admin_conninfo() -> dict:
     return {k: params[k] for k in ("dbname", "user", "password", "host", "port") if params.get(k)}
 
 
-def test_killed_connections_answer_201_or_503_and_every_key_moves_money_once(
-    live_stack, funded
-):
+def test_killed_connections_answer_201_or_503_and_every_key_moves_money_once(live_stack, funded):
     customers = [UserFactory() for _ in range(4)]
     operator = UserFactory(is_staff=True, rights=["ledger.transfer_any", "ledger.deposit"])
     _, raw_key = create_api_key(actor=operator, name="fault-test")
@@ -156,15 +154,14 @@ def test_killed_connections_answer_201_or_503_and_every_key_moves_money_once(
     stop.set()
     killer.join()
 
-    print("STATS", kills, outcomes.answers, sum(r for _, r in outcomes.acknowledged.values()))
-    # The fault happened, and it reached requests.
-    assert kills.total() >= 20, kills
-    assert kills["active"] + kills["idle in transaction"] >= 5, kills  # mid-transaction too
-    assert outcomes.answers[503] >= 5, outcomes.answers
     # Every answer was 201 or a clear 503; none was a 500 or anything else, none was dropped.
     assert outcomes.wrong == []
     assert outcomes.dropped == []
     assert set(outcomes.answers) <= {201, 503}
+    # The fault happened, also mid-transaction, and it reached requests.
+    assert kills.total() >= 20, kills
+    assert kills["active"] + kills["idle in transaction"] >= 5, kills
+    assert outcomes.answers[503] >= 5, outcomes.answers
     # Every key was acknowledged and exists exactly once, as the transaction it answered with.
     assert set(outcomes.acknowledged) == set(plan)
     assert references_seen(plan) == Counter(dict.fromkeys(plan, 1))
