@@ -15,13 +15,23 @@ os.environ.setdefault("THROTTLE_ANON", "100000/min")
 os.environ.setdefault("THROTTLE_USER", "100000/min")
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from rest_framework.test import APIClient
 
 
 def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """Django's test MIRROR re-points only this thread's "replica" connection at the test
+    database; a connection another thread opens (the concurrency and fault tests' threads)
+    would read the configured standby's real database. Mirror it for every thread."""
+    if "replica" in connections.settings:
+        connections.settings["replica"] = connections.settings["default"]
+    yield
 
 
 @pytest.fixture(autouse=True)

@@ -308,15 +308,20 @@ def expire_orders(*, now: datetime | None = None) -> int:
 @retry_on_contention
 @transaction.atomic
 def _expire_one(*, order_pk: int, now: datetime) -> int:
+    # The conditions are on the locked row itself, not in a subquery: PostgreSQL re-checks a
+    # row's own conditions on its newest version after waiting for or taking the lock, but a
+    # subquery keeps the statement's snapshot, so a concurrent run's expiry would pass it.
     order = (
         Order.objects.select_for_update(of=("self",), skip_locked=True)
         .select_related("account", "asset")
-        .filter(pk=order_pk)
-        .filter(pk__in=_expirable(now).values("pk"))
+        .filter(pk=order_pk, status=Order.Status.PENDING, expires_at__lte=now)
         .first()
     )
-    if order is None:  # completed, cancelled or being worked on meanwhile
+    if order is None:  # completed, cancelled, expired or being worked on meanwhile
         return 0
+    # A new statement, so it sees deposits committed before we took the lock.
+    if Deposit.objects.filter(order_id=order.pk, status=Deposit.Status.PENDING).exists():
+        return 0  # the indexer's confirming payment settles (or reviews) it
     _finish(order, Order.Status.EXPIRED)
     return 1
 

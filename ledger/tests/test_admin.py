@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 
-from accounts.models import Account
+from accounts.models import Account, Asset
 from accounts.services import system_account
 from accounts.tests.factories import UserFactory
 from audit.models import AuditLog
@@ -404,13 +404,14 @@ def test_adjustments_are_not_edited_or_deleted(admin_client, proposer, account):
 
 
 def test_risk_rule_edits_are_audited(admin_client):
+    usd = Asset.objects.get(code="USD").pk  # not a fixed pk: flushes renumber the assets
     response = admin_client.post(
         "/admin/ledger/riskrule/add/",
         {
             "name": "cap",
             "kind": "max_amount",
             "action": "reject",
-            "asset": 1,
+            "asset": usd,
             "limit": "50.00",  # major units; stored as 5000
             "is_active": "on",
             "created_at_0": "2025-01-01",
@@ -425,7 +426,7 @@ def test_risk_rule_edits_are_audited(admin_client):
             "name": "cap",
             "kind": "max_amount",
             "action": "reject",
-            "asset": 1,
+            "asset": usd,
             "limit": "70.00",
             "created_at_0": "2025-01-01",
             "created_at_1": "00:00:00",

@@ -320,6 +320,7 @@ ORD = f"{V1}/orders/<str:order_id>"
 HOOK = f"{V1}/webhook-endpoints/<str:endpoint_id>"
 EXP = f"{V1}/exports/<str:export_id>"
 HOLD = (("transaction_id", "hold"),)
+USR = f"{V1}/users/<int:user_id>"
 
 MATRIX = [
     #   method    route                                        a    b    op   aud
@@ -367,6 +368,18 @@ MATRIX = [
     Row("post",   f"{V1}/exports",                             202, 404, 202, 202, "export"),
     Row("get",    EXP,                                         200, 404, 404, 404),
     Row("get",    f"{EXP}/download",                           200, 404, 404, 404),
+    Row("patch",  ACC,                                         200, 404, 200, 403, "rename"),
+    Row("post",   f"{ACC}/close",                              409, 404, 409, 403, "empty"),
+    Row("post",   f"{V1}/auth/logout",                         204, 400, 400, 400, "logout"),  # A's refresh token
+    Row("post",   f"{V1}/auth/verify-email/request",           202, 202, 202, 202, "empty"),
+    Row("post",   f"{V1}/auth/verify-email/confirm",           400, 400, 400, 400, "bad_token", public="any"),
+    Row("post",   f"{V1}/auth/password-reset/request",         202, 202, 202, 202, "reset", public="any"),
+    Row("post",   f"{V1}/auth/password-reset/confirm",         400, 400, 400, 400, "bad_reset", public="any"),
+    Row("get",    f"{V1}/users",                               403, 403, 403, 403),
+    Row("get",    USR,                                         403, 403, 403, 403),
+    Row("patch",  USR,                                         403, 403, 403, 403, "role"),
+    Row("post",   f"{USR}/deactivate",                         403, 403, 403, 403, "empty"),
+    Row("post",   f"{USR}/reactivate",                         403, 403, 403, 403, "empty"),
     Row("get",    "/api/schema/",                              200, 200, 200, 200, public="open"),
     Row("get",    "/api/docs/",                                200, 200, 200, 200, public="open"),
     Row("get",    "/api/redoc/",                               200, 200, 200, 200, public="open"),
@@ -381,6 +394,7 @@ ARGS = {
     "delivery_id": lambda o: o.delivery.public_id,
     "export_id": lambda o: o.export.public_id,
     "key_id": lambda o: o.spare_key.pk,
+    "user_id": lambda o: o.b.pk,
 }
 
 
@@ -416,6 +430,12 @@ BODIES = {
     "endpoint": lambda o: {"url": "http://127.0.0.1:9/hook"},
     "pause": lambda o: {"is_active": False},
     "export": lambda o: {"kind": "entries", "account": o.account.public_id},
+    "rename": lambda o: {"name": "Renamed"},
+    "logout": lambda o: {"refresh": str(token_pair_for(o.a))},
+    "bad_token": lambda o: {"token": "not-a-token"},
+    "reset": lambda o: {"email": o.a.email},
+    "bad_reset": lambda o: {"token": "not-a-token", "password": "correct horse 9 staple"},
+    "role": lambda o: {"role": "operator"},
 }
 
 AUDITOR_RIGHTS = [VIEW_ACCOUNTS, VIEW_TRANSACTIONS, VIEW_ORDERS, VIEW_EVENTS]
@@ -510,7 +530,12 @@ def _everything(o: Objects):
     )
 
 
-REFUSAL_CODES = {401: {"not_authenticated", "authentication_failed"}, 403: {"permission_denied"}}
+REFUSAL_CODES = {
+    400: {"invalid_token"},  # the verify-email and password-reset links
+    401: {"not_authenticated", "authentication_failed"},
+    403: {"permission_denied"},
+    409: {"account_has_pending_holds"},  # closing A's account, which holds money and a hold
+}
 
 
 def _wrong(row: Row, role: str, o: Objects) -> str | None:

@@ -13,6 +13,7 @@ has replayed the primary's current WAL position.
 import os
 import time
 
+import environ
 import pytest
 from django.db import connections, transaction
 from django.test.utils import CaptureQueriesContext
@@ -56,9 +57,11 @@ def standby(request, settings):
     request.getfixturevalue("_django_db_helper")
     replica = connections[REPLICA]
     mirrored = replica.settings_dict  # Django's test mirror: the primary's settings
-    configured = connections.settings[REPLICA]  # from DATABASE_REPLICA_URL
+    # From DATABASE_REPLICA_URL (conftest mirrors the alias itself to the primary for tests).
+    configured = environ.Env.db_url_config(os.environ["DATABASE_REPLICA_URL"])
     replica.close()
     replica.settings_dict = {
+        **mirrored,  # Django's defaults for every key, then the standby's address
         **configured,
         "NAME": connections["default"].settings_dict["NAME"],  # the test database
         "TEST": {**configured.get("TEST", {}), "MIRROR": "default"},  # never flushed there
