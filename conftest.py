@@ -31,7 +31,6 @@ def django_db_setup(django_db_setup):
     would read the configured standby's real database. Mirror it for every thread."""
     if "replica" in connections.settings:
         connections.settings["replica"] = connections.settings["default"]
-    yield
 
 
 @pytest.fixture(autouse=True)
