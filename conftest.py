@@ -33,6 +33,31 @@ def django_db_setup(django_db_setup):
         connections.settings["replica"] = connections.settings["default"]
 
 
+@pytest.fixture
+def eager():
+    """Run Celery tasks in-process: `.delay()` executes at once in the caller (countdown
+    ignored), as CELERY_TASK_ALWAYS_EAGER does."""
+    from ledgerflow.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def file_storage(settings, tmp_path):
+    """Stored files (exports) go under this test's own directory, which it returns."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
+    }
+    return tmp_path
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness costs seconds per test user; tests don't need it.

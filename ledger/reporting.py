@@ -22,6 +22,7 @@ from accounts.models import Account, User
 from accounts.selectors import accounts_of
 from ledger.models import Entry, Transaction
 from ledger.reporting_models import BalanceSnapshot, Export, VerificationRun
+from ledger.tasks import EXPORT_TIME_LIMIT
 from ledger.verification import VerificationResult, verify_ledger
 from ledgerflow import metrics
 from ledgerflow.errors import InvalidState, NotFound, ValidationFailed
@@ -189,8 +190,9 @@ def summary_of(account: Account, *, since: datetime | None, until: datetime | No
 
 # --- exports -------------------------------------------------------------------------------
 
-# A worker that died mid-export leaves it `running`; after this long another run may take over.
-EXPORT_LEASE = timedelta(hours=1)
+# A worker that died mid-export leaves it `running`; once no live run can still hold it (the
+# task's hard time limit, and a minute for the kill), another run may take over.
+EXPORT_LEASE = EXPORT_TIME_LIMIT + timedelta(minutes=1)
 # A pending export older than this has lost its message (requeue_exports, every 30 s, sends it
 # again; a duplicate message is a no-op once one run has claimed the export).
 EXPORT_REQUEUE_GRACE = timedelta(seconds=30)

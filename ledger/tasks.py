@@ -8,7 +8,13 @@ verify_ledger, purges) go to the "reports" queue (CELERY_TASK_ROUTES) so they ne
 webhook deliveries.
 """
 
+from datetime import timedelta
+
 from celery import shared_task
+
+# One export build may run this long: Celery kills it then (ledger.reporting.EXPORT_LEASE
+# waits this out before another run takes over an export whose worker died).
+EXPORT_TIME_LIMIT = timedelta(minutes=31)
 
 # Safe to run twice, redelivered if the process running it is killed.
 REDELIVERED = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
@@ -22,7 +28,11 @@ def take_snapshots() -> int:
     return run()
 
 
-@shared_task(**REDELIVERED, soft_time_limit=1800, time_limit=1860)
+@shared_task(
+    **REDELIVERED,
+    soft_time_limit=int(EXPORT_TIME_LIMIT.total_seconds()) - 60,
+    time_limit=int(EXPORT_TIME_LIMIT.total_seconds()),
+)
 def run_export(export_id: int) -> None:
     """Enqueued on commit of POST /exports: build the CSV."""
     from ledger.reporting import build_export

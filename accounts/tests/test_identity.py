@@ -17,9 +17,8 @@ from accounts.tests.factories import TEST_PASSWORD, UserFactory
 from audit.models import AuditLog
 from conftest import client_for
 from ledger.models import Transaction
-from ledgerflow.celery import app as celery_app
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager")]  # the mail task
 
 TOKEN = "/api/v1/auth/token"
 REFRESH = "/api/v1/auth/token/refresh"
@@ -30,15 +29,6 @@ VERIFY_CONFIRM = "/api/v1/auth/verify-email/confirm"
 RESET_REQUEST = "/api/v1/auth/password-reset/request"
 RESET_CONFIRM = "/api/v1/auth/password-reset/confirm"
 NEW_PASSWORD = "a brand new passphrase 42"
-
-
-@pytest.fixture(autouse=True)
-def eager():
-    """Run Celery tasks in-process (the mail task), as CELERY_TASK_ALWAYS_EAGER does."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
 
 
 def problem(response, status: int, code: str) -> dict:

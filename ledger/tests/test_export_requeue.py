@@ -13,27 +13,7 @@ from ledger.models import Export
 from ledgerflow.celery import app as celery_app
 from webhooks.models import Event
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def export_storage(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path)},
-        },
-    }
-    return tmp_path
-
-
-@pytest.fixture
-def eager():
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("file_storage")]
 
 
 @pytest.fixture
@@ -110,7 +90,7 @@ def test_requeued_exports_complete_once_and_a_second_sweep_finds_nothing(
 
 
 def test_a_duplicate_message_for_a_requeued_export_changes_nothing(
-    funded, customer, eager, export_storage, django_capture_on_commit_callbacks
+    funded, customer, eager, file_storage, django_capture_on_commit_callbacks
 ):
     funded(customer, "1.00")
     lost = export(customer, age=timedelta(minutes=10))
@@ -123,7 +103,7 @@ def test_a_duplicate_message_for_a_requeued_export_changes_nothing(
 
     lost.refresh_from_db()
     assert lost.completed_at == completed_at
-    assert len(list(export_storage.iterdir())) == 1
+    assert len(list(file_storage.iterdir())) == 1
     assert Event.objects.filter(type="export.completed").count() == 1
 
 

@@ -13,33 +13,10 @@ from django.utils import timezone
 from ledger import reporting
 from ledger.models import Entry, Export
 from ledger.services import post_deposit, post_journal, post_transfer
-from ledgerflow.celery import app as celery_app
 from ledgerflow.money import to_major
 from webhooks.models import Event
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def export_storage(settings, tmp_path):
-    """Each test writes exports under its own directory."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path)},
-        },
-    }
-    return tmp_path
-
-
-@pytest.fixture
-def eager():
-    """Run Celery tasks in-process, as CELERY_TASK_ALWAYS_EAGER does."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("file_storage")]
 
 
 @pytest.fixture
@@ -317,7 +294,7 @@ def test_same_idempotency_key_creates_one_export(funded, customer, customer_clie
 
 
 def test_a_failing_build_marks_the_export_failed_and_leaves_no_file(
-    funded, customer, export_now, export_storage, monkeypatch
+    funded, customer, export_now, file_storage, monkeypatch
 ):
     funded(customer, "1.00")
 
@@ -332,11 +309,11 @@ def test_a_failing_build_marks_the_export_failed_and_leaves_no_file(
     assert export["status"] == "failed"
     assert export["error"] == "Export failed (RuntimeError); request again."
     assert (export["download_url"], export["row_count"]) == (None, None)
-    assert list(export_storage.iterdir()) == []
+    assert list(file_storage.iterdir()) == []
     assert not Event.objects.filter(type="export.completed").exists()
 
 
-def test_running_the_build_twice_changes_nothing(funded, customer, export_now, export_storage):
+def test_running_the_build_twice_changes_nothing(funded, customer, export_now, file_storage):
     funded(customer, "1.00")
     export = export_now({"kind": "entries"})
     row = Export.objects.get(public_id=export["id"])
@@ -344,11 +321,11 @@ def test_running_the_build_twice_changes_nothing(funded, customer, export_now, e
     reporting.build_export(export_id=row.pk)
 
     assert Export.objects.get(pk=row.pk).completed_at == row.completed_at
-    assert len(list(export_storage.iterdir())) == 1
+    assert len(list(file_storage.iterdir())) == 1
     assert Event.objects.filter(type="export.completed").count() == 1
 
 
-def test_a_run_whose_lease_expired_is_taken_over(funded, customer, export_storage):
+def test_a_run_whose_lease_expired_is_taken_over(funded, customer, file_storage):
     funded(customer, "1.00")
     export = Export.objects.create(
         owner=customer,
@@ -379,7 +356,7 @@ def test_a_fresh_running_export_is_left_to_its_worker(customer):
 
 
 def test_purge_deletes_old_files_and_marks_them_expired(
-    funded, customer, customer_client, export_now, export_storage, settings
+    funded, customer, customer_client, export_now, file_storage, settings
 ):
     funded(customer, "1.00")
     old = export_now({"kind": "entries"})
@@ -393,7 +370,7 @@ def test_purge_deletes_old_files_and_marks_them_expired(
 
     expired = Export.objects.get(public_id=old["id"])
     assert (expired.status, expired.file.name) == (Export.Status.EXPIRED, "")
-    assert [p.name for p in export_storage.iterdir()] == [f"{fresh['id']}.csv"]
+    assert [p.name for p in file_storage.iterdir()] == [f"{fresh['id']}.csv"]
     gone = customer_client.get(f"/api/v1/exports/{old['id']}")
     assert (gone.json()["status"], gone.json()["download_url"]) == ("expired", None)
     assert customer_client.get(f"/api/v1/exports/{old['id']}/download").status_code == 409

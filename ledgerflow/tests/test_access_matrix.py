@@ -454,15 +454,8 @@ def _api_key(raw: str) -> APIClient:
 
 
 @pytest.fixture
-def objects(settings, tmp_path, customer, other_customer, funded):
+def objects(settings, file_storage, customer, other_customer, funded):
     settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path)},
-        },
-    }
     operator = UserFactory(is_staff=True, rights=OPERATOR_RIGHTS)
     auditor = UserFactory(is_staff=True, rights=AUDITOR_RIGHTS)
     account, account2 = funded(customer, "1000.00"), funded(customer, "0")

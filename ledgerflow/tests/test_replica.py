@@ -160,14 +160,7 @@ def test_snapshots_are_read_on_the_replica(standby, funded, customer, customer_c
     assert not touching(on_primary.captured_queries, "ledger_balancesnapshot")
 
 
-def test_export_rows_are_read_on_the_replica(standby, funded, customer, settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path)},
-        },
-    }
+def test_export_rows_are_read_on_the_replica(standby, funded, customer, file_storage):
     a = funded(customer, "10.00")
     export = Export.objects.create(owner=customer, kind=Export.Kind.ENTRIES, account=a)
     wait_until_replayed()

@@ -371,10 +371,18 @@ class Stack:
 def _point_celery_at(url: str, transport_options: dict) -> Callable[[], None]:
     """Make this test process publish to the stack's broker (its on_commit enqueues);
     returns the undo."""
+    from kombu import pools as kombu_pools
+
     from ledgerflow.celery import app
 
     def reset_pools() -> None:
-        # Celery caches its broker pools on first publish.
+        # Celery caches its broker pools on first publish, and kombu keeps a producer pool per
+        # broker URL: closing one without dropping it from kombu's registry breaks the next
+        # test that publishes to that URL ("Acquire on closed pool").
+        with contextlib.suppress(Exception):
+            if app._pool is not None:
+                app._pool.force_close_all()
+        kombu_pools.reset()
         app._pool = None
         app.amqp._producer_pool = None
 
@@ -386,9 +394,6 @@ def _point_celery_at(url: str, transport_options: dict) -> Callable[[], None]:
     reset_pools()
 
     def undo() -> None:
-        with contextlib.suppress(Exception):
-            if app._pool is not None:
-                app._pool.force_close_all()
         if previous_env is None:
             os.environ.pop("CELERY_BROKER_URL", None)
         else:

@@ -29,7 +29,6 @@ from ledger.models import Transaction
 from ledger.reporting import take_snapshots
 from ledger.reporting_models import BalanceSnapshot, Export
 from ledger.services import TransferItem, post_batch
-from ledgerflow.celery import app
 from orders import tasks as order_tasks
 from orders.models import Order
 from orders.services import create_order
@@ -60,15 +59,6 @@ def lost_messages():
     undo = _point_celery_at("memory://", {})
     yield
     undo()
-
-
-@pytest.fixture
-def eager_tasks():
-    """From here on, `.delay()` runs the task at once in the caller (as a worker would)."""
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
 
 
 def _apply(task) -> int:
@@ -155,7 +145,7 @@ def test_beat_back_after_an_hour_catches_up_and_each_effect_happens_once(
     snapshots_before = Counter(BalanceSnapshot.objects.values_list("account_id", flat=True))
     held_before = Account.objects.get(pk=spender.pk).pending_debits
 
-    request.getfixturevalue("eager_tasks")  # beat is back, and so is a worker
+    request.getfixturevalue("eager")  # beat is back, and so is a worker
     results: dict = {}
     _run_twice_at_once_then_again(results)
 

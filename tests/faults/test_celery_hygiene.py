@@ -50,6 +50,14 @@ def test_a_delivery_is_killed_before_its_lease_ends():
     assert task.time_limit < lease_duration().total_seconds()
 
 
+def test_an_export_is_killed_before_another_run_may_take_it_over():
+    """A dead worker's `running` export waits out its lease, never a live build's."""
+    from ledger.reporting import EXPORT_LEASE
+
+    task = app.tasks["ledger.tasks.run_export"]
+    assert task.time_limit < EXPORT_LEASE.total_seconds() <= task.time_limit + 120
+
+
 def test_reports_go_to_their_own_queue_and_webhooks_stay_on_the_default_one():
     def queue_of(name: str) -> str:
         route = app.amqp.router.route({}, name)

@@ -90,17 +90,6 @@ def private_urls_allowed(settings):
 
 
 @pytest.fixture
-def eager():
-    """Run Celery tasks in-process (apply_async executes at once, countdown ignored)."""
-    from ledgerflow.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
-
-
-@pytest.fixture
 def fast_retries(settings):
     """Backoff of zero: an eager retry is due the moment it runs."""
     settings.WEBHOOK_BACKOFF_BASE = 0
