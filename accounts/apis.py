@@ -41,6 +41,7 @@ EXAMPLE_USER = {
     "email": "ada@example.com",
     "telegram_id": None,
     "is_staff": False,
+    "email_verified": False,
     "date_joined": "2025-01-01T09:00:00Z",
 }
 EXAMPLE_ACCOUNT = {

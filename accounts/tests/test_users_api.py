@@ -1,6 +1,10 @@
 """User administration for staff and roles as groups of permissions (issue 16, part 2)."""
 
+import re
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
@@ -48,6 +52,34 @@ def test_the_roles_exist_with_their_rights():
     ]
     assert rights["operator"] | rights["auditor"] <= rights["admin"]
     assert "accounts.change_user" in rights["admin"]
+
+
+def readme_roles() -> dict[str, set[str]]:
+    """The README's "**Roles.**" table: each role and the rights its last column names."""
+    lines = (Path(settings.BASE_DIR) / "README.md").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("**Roles.**"))
+    rows: dict[str, set[str]] = {}
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            if rows:
+                break  # the table ended
+            continue
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        role = re.fullmatch(r"`(\w+)`", cells[0])
+        if role:
+            rows[role.group(1)] = set(re.findall(r"`(\w+\.\w+)`", cells[-1]))
+    return rows
+
+
+def test_the_readme_roles_table_lists_exactly_the_role_groups():
+    table = readme_roles()
+    groups = {
+        group.name: {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
+        for group in Group.objects.prefetch_related("permissions__content_type")
+    }
+    assert set(table) == set(groups) == set(ROLES)
+    for role, named in table.items():
+        assert named <= groups[role], (role, named - groups[role])
 
 
 def test_admin_lists_users_with_filters():
