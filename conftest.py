@@ -58,6 +58,21 @@ def file_storage(settings, tmp_path):
     return tmp_path
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """A test that re-points Celery must put it back (checked once every fixture is torn
+    down): a leaked broker URL fails later tests of the same process, in some orders only."""
+    result = yield
+    from django.conf import settings
+
+    from ledgerflow.celery import app
+
+    assert app.conf.broker_url == settings.CELERY_BROKER_URL, (
+        f"{item.nodeid} left Celery pointed at {app.conf.broker_url}"
+    )
+    return result
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness costs seconds per test user; tests don't need it.

@@ -173,8 +173,10 @@ def test_a_broker_that_is_down_is_reported_not_raised(monkeypatch):
             return iter(())
 
     down = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    # The stored setting, not the `broker_url` property: that reads the variable set below, so
+    # monkeypatch would "restore" the down broker for every later test of this process.
+    monkeypatch.setitem(app.conf, "broker_url", down)
     monkeypatch.setenv("CELERY_BROKER_URL", down)  # Celery prefers it to the setting
-    monkeypatch.setattr(app.conf, "broker_url", down)
 
     families = {family.name: family for family in DownBroker().collect()}
 
