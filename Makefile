@@ -15,7 +15,7 @@ help:
 	@echo "make run           migrate, collect static, seed demo data, start web + worker + beat"
 	@echo "make test          run the tests (PYTEST_ARGS='$(PYTEST_ARGS)')"
 	@echo "make test-faults   only the fault tests (tests/faults; PostgreSQL + redis-server)"
-	@echo "make lint | fmt    ruff check + format check | ruff format + fix"
+	@echo "make lint | fmt    ruff check + format check + import contracts + mypy | ruff format + fix"
 	@echo "make venv          create .venv from requirements-dev.txt (re-installs when a lock changes)"
 	@echo "make requirements  re-lock requirements*.txt from pyproject.toml (UPGRADE=1: newest versions)"
 	@echo "make requirements-check  fail when the lock files are out of date with pyproject.toml"
@@ -54,6 +54,8 @@ test-faults: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy .
 
 fmt: venv
 	$(BIN)/ruff format .
@@ -114,5 +116,5 @@ fuzz: venv
 	$(BIN)/python tests/fuzz/run_schemathesis.py --database-url $(FUZZ_DATABASE_URL) $(FUZZ_ARGS)
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache .hypothesis .ruff_cache
+	rm -rf $(VENV) var staticfiles .pytest_cache .hypothesis .ruff_cache .grimp_cache .import_linter_cache .mypy_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

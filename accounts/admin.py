@@ -1,6 +1,9 @@
 """Operator screens for identity and accounts. Money columns are read-only; status goes
 through `set_account_status` (row lock), API keys through `create_api_key` (hash only)."""
 
+from functools import partial
+from typing import ClassVar
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
@@ -234,7 +237,7 @@ class AccountAdmin(AuditedModelAdmin):
     list_select_related = ("owner", "asset")
     search_fields = ("public_id", "name", "owner__email")
     date_hierarchy = "created_at"
-    fields = (
+    fields: ClassVar[tuple[str, ...]] = (
         "public_id",
         "owner",
         "asset",
@@ -250,7 +253,9 @@ class AccountAdmin(AuditedModelAdmin):
         "system_code",
         "created_at",
     )
-    readonly_fields = tuple(f for f in fields if f not in ("name", "metadata"))
+    readonly_fields: ClassVar[tuple[str, ...]] = tuple(
+        f for f in fields if f not in ("name", "metadata")
+    )
     actions = ["freeze_selected", "unfreeze_selected"]
 
     def has_add_permission(self, request, obj=None):
@@ -299,8 +304,11 @@ class AccountAdmin(AuditedModelAdmin):
                     request=request,
                     action=f"account.{verb}",
                     target=account,
-                    run=lambda account=account: services.set_account_status(
-                        actor=request.user, account_id=account.pk, status=status
+                    run=partial(
+                        services.set_account_status,
+                        actor=request.user,
+                        account_id=account.pk,
+                        status=status,
                     ),
                 )
             except DomainError as exc:

@@ -7,7 +7,13 @@ from rest_framework.response import Response
 from accounts import roles, selectors, services
 from accounts.authentication import token_pair_for
 from accounts.models import Account, ApiKey, User
-from accounts.permissions import CHANGE_ACCOUNTS, MANAGE_USERS, VIEW_USERS, IsStaffUser
+from accounts.permissions import (
+    CHANGE_ACCOUNTS,
+    MANAGE_USERS,
+    VIEW_USERS,
+    AuthenticatedRequest,
+    IsStaffUser,
+)
 from accounts.serializers import (
     AcceptedSerializer,
     AccountCreateSerializer,
@@ -236,7 +242,7 @@ class ApiKeyListCreateApi(ApiView, generics.ListAPIView):
             ),
         ],
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = parse(ApiKeyCreateSerializer, request)
         api_key, raw_key = services.create_api_key(actor=request.user, name=data["name"])
         body = {**ApiKeySerializer(api_key).data, "key": raw_key}
@@ -255,7 +261,7 @@ class ApiKeyRevokeApi(ApiView):
         ),
         responses={204: None, **problem_responses(401, 403, 404)},
     )
-    def delete(self, request: Request, key_id: int) -> Response:
+    def delete(self, request: AuthenticatedRequest, key_id: int) -> Response:
         api_key = selectors.api_key_for(request.user, key_id)
         services.revoke_api_key(actor=request.user, api_key_id=api_key.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -302,7 +308,7 @@ class AccountListCreateApi(ApiView, generics.ListAPIView):
             ),
         ],
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = parse(AccountCreateSerializer, request)
         account = services.open_account(
             actor=request.user,
@@ -330,7 +336,7 @@ class AccountDetailApi(ApiView):
         responses={200: AccountSerializer, **problem_responses(401, 404)},
         examples=[OpenApiExample("An account", response_only=True, value=EXAMPLE_ACCOUNT)],
     )
-    def get(self, request: Request, account_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, account_id: str) -> Response:
         return Response(AccountSerializer(selectors.account_for(request.user, account_id)).data)
 
     @extend_schema(
@@ -357,7 +363,7 @@ class AccountDetailApi(ApiView):
             ),
         ],
     )
-    def patch(self, request: Request, account_id: str) -> Response:
+    def patch(self, request: AuthenticatedRequest, account_id: str) -> Response:
         data = parse(AccountUpdateSerializer, request, partial=True)
         account = selectors.account_for(request.user, account_id, right=CHANGE_ACCOUNTS)
         account = services.update_account(
@@ -399,7 +405,7 @@ class AccountCloseApi(ApiView):
             )
         ],
     )
-    def post(self, request: Request, account_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, account_id: str) -> Response:
         account = selectors.account_for(request.user, account_id, right=CHANGE_ACCOUNTS)
         account = services.close_account(actor=request.user, account_id=account.pk)
         return Response(AccountSerializer(account).data)
@@ -428,7 +434,7 @@ class LogoutApi(ApiView):
             OpenApiExample("Logout", request_only=True, value={"refresh": EXAMPLE_REFRESH_TOKEN})
         ],
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = parse(LogoutRequestSerializer, request)
         services.logout(actor=request.user, refresh=data["refresh"])
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -453,7 +459,7 @@ class VerifyEmailRequestApi(ApiView):
             OpenApiExample("Accepted", response_only=True, value=ACCEPTED, status_codes=["202"])
         ],
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         services.request_email_verification(actor=request.user)
         return Response(ACCEPTED, status=status.HTTP_202_ACCEPTED)
 
@@ -640,7 +646,7 @@ class UserDetailApi(ApiView):
             OpenApiExample("Operator", response_only=True, value=EXAMPLE_MANAGED_USER),
         ],
     )
-    def patch(self, request: Request, user_id: int) -> Response:
+    def patch(self, request: AuthenticatedRequest, user_id: int) -> Response:
         data = parse(UserRoleUpdateSerializer, request)
         target = selectors.user_for(user_id)
         services.set_user_role(actor=request.user, user_id=target.pk, role=data["role"])
@@ -669,7 +675,7 @@ class UserDeactivateApi(ApiView):
             )
         ],
     )
-    def post(self, request: Request, user_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, user_id: int) -> Response:
         target = selectors.user_for(user_id)
         services.deactivate_user(actor=request.user, user_id=target.pk)
         return Response(ManagedUserSerializer(selectors.user_for(user_id)).data)
@@ -690,7 +696,7 @@ class UserReactivateApi(ApiView):
         parameters=[IDEMPOTENCY_KEY_HEADER],
         examples=[OpenApiExample("Reactivated", response_only=True, value=EXAMPLE_MANAGED_USER)],
     )
-    def post(self, request: Request, user_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, user_id: int) -> Response:
         target = selectors.user_for(user_id)
         services.reactivate_user(actor=request.user, user_id=target.pk)
         return Response(ManagedUserSerializer(selectors.user_for(user_id)).data)

@@ -32,12 +32,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         raw_key = raw_key.strip()
         if not raw_key:
-            raise exceptions.AuthenticationFailed("Empty API key.")
+            raise AuthenticationFailed("Empty API key.")
         api_key = ApiKey.objects.select_related("user").filter(hashed_key=hash_key(raw_key)).first()
         # Keys act as operators (IsOperator): they stop working when their user leaves staff.
         user = api_key.user if api_key else None
         if api_key is None or not api_key.is_active or not (user.is_active and user.is_staff):
-            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+            raise AuthenticationFailed("Invalid or revoked API key.")
         now = timezone.now()
         # Touch at most once a minute: a hot server key must not write on every request.
         if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
@@ -79,23 +79,29 @@ class ClaimsJWTAuthentication(JWTAuthentication):
     def authenticate(self, request):
         view = (getattr(request, "parser_context", None) or {}).get("view")
         self.stateless = getattr(view, "stateless_user", False)  # one instance per request
-        return super().authenticate(request)
+        try:
+            return super().authenticate(request)
+        except AuthenticationFailed:
+            raise
+        except exceptions.AuthenticationFailed as exc:
+            # simplejwt's own (InvalidToken carries {"detail": ..., "messages": [...]}): the
+            # project's one class, with the same detail.
+            detail = exc.detail.get("detail", "") if isinstance(exc.detail, dict) else exc.detail
+            raise AuthenticationFailed(str(detail)) from None
 
     def get_user(self, validated_token):
         generation = validated_token.get(GENERATION_CLAIM, 0)
         if not self.stateless or validated_token.get(STAFF_CLAIM) is not False:
             user = super().get_user(validated_token)
             if generation != user.token_generation:
-                raise exceptions.AuthenticationFailed(
-                    "Token was revoked (password reset); sign in again."
-                )
+                raise AuthenticationFailed("Token was revoked (password reset); sign in again.")
             return user
         try:
             user_id = int(validated_token[jwt_settings.USER_ID_CLAIM])
         except (KeyError, TypeError, ValueError):
-            raise exceptions.AuthenticationFailed("Token contained no recognizable user.") from None
+            raise AuthenticationFailed("Token contained no recognizable user.") from None
         if not isinstance(generation, int):
-            raise exceptions.AuthenticationFailed("Token contained no recognizable user.")
+            raise AuthenticationFailed("Token contained no recognizable user.")
         user = User(
             pk=user_id,
             is_staff=False,

@@ -1,7 +1,7 @@
 """Row-lock helpers.
 
 Lock order everywhere: Order -> Transaction -> Account (ascending pk) -> User (risk rules);
-an idempotency record is written last, with the effect (ledger/idempotency.py).
+an idempotency record is written last, with the effect (ledgerflow/idempotency.py).
 """
 
 from collections.abc import Iterable

@@ -4,7 +4,14 @@ Staff users and their API keys need the right of each money endpoint, the same p
 admin checks; customers need none to act on what they own.
 """
 
+from typing import TYPE_CHECKING
+
+from django.http import HttpRequest
 from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 # Operator rights. Custom ones are in ledger.models.Transaction.Meta; the rest are Django's
 # model permissions. (webhooks.view_event, every event, lives in webhooks: it imports no app.)
@@ -26,6 +33,18 @@ CHANGE_ACCOUNTS = "accounts.change_account"
 # accounts.User, so these are the `accounts.*_user` permissions the admin checks too.
 VIEW_USERS = "accounts.view_user"
 MANAGE_USERS = "accounts.change_user"
+
+
+# For annotations (mypy): the request of a view or admin action that only an authenticated
+# caller reaches (its permission classes, or the admin's staff check), so `request.user` is a
+# User (an API key acts as its user), never the AnonymousUser. DRF and Django build the plain
+# classes; nothing is checked at runtime.
+class AuthenticatedRequest(Request):
+    user: "User"
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    user: "User"
 
 
 class IsStaffUser(BasePermission):

@@ -1,4 +1,5 @@
-"""Roles: Django groups of permissions, created by migration 0007_roles (README, "Roles").
+"""Roles: Django groups of permissions, created by migration 0007_roles
+(docs/access-control.md, "Roles").
 
 A user's role is the highest role group they belong to; a user in none is a customer unless
 they are staff (staff with hand-picked permissions have no named role).

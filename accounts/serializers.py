@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -7,7 +9,7 @@ from accounts.models import Account, ApiKey
 from ledgerflow.fields import MetadataField
 from ledgerflow.money import to_major
 
-_TEXT = {"required": False, "allow_blank": True, "default": ""}
+_TEXT: dict[str, Any] = {"required": False, "allow_blank": True, "default": ""}
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -175,3 +177,21 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
 
 class ApiKeyCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
+
+
+class AccountEventDataSerializer(serializers.Serializer):
+    """The account an `account.*` event is about."""
+
+    id = serializers.CharField()
+    owner = serializers.IntegerField(allow_null=True, help_text="The owner's user id.")
+    name = serializers.CharField(allow_blank=True)
+    asset = serializers.CharField()
+    status = serializers.ChoiceField(choices=Account.Status.choices)
+    metadata = serializers.DictField(
+        required=False, help_text="`account.updated` only: the metadata after the change."
+    )
+    changed = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="`account.updated` only: the fields that changed.",
+    )

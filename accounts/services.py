@@ -84,6 +84,7 @@ def check_login(*, email: str, password: str, address: str = "") -> User:
     email = (email or "").strip().lower()
     started = timezone.now()
     authenticated = authenticate(email=email, password=password)
+    user_id: int | None
     if authenticated is not None:
         user_id = authenticated.pk
     else:
@@ -156,7 +157,9 @@ def lift_login_lockout(*, user_id: int) -> None:
 def _refresh_token(raw: str) -> RefreshToken:
     """A valid refresh token: signed, unexpired, not revoked. Raises AuthenticationFailed."""
     try:
-        return RefreshToken(raw)  # checks the blacklist too (token_blacklist installed)
+        # checks the blacklist too (token_blacklist installed). simplejwt annotates the argument
+        # as a Token; it is the encoded token (str).
+        return RefreshToken(raw)  # type: ignore[arg-type]
     except TokenError as exc:
         raise AuthenticationFailed(str(exc)) from None
 

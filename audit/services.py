@@ -1,18 +1,19 @@
 """Writing the audit log. `audit` imports no other app: targets are any model instance."""
 
-import ipaddress
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.conf import settings
 from django.db import models, transaction
 from django.http import HttpRequest
 
 from audit.models import AuditLog
 from ledgerflow.db import retry_on_contention
-from ledgerflow.middleware import current_request, get_request_id
+from ledgerflow.errors import DomainError
+from ledgerflow.middleware import client_ip, current_request, get_request_id
 
 T = TypeVar("T")
+logger = logging.getLogger("audit")
 
 # Never copied into the log: credentials and their hashes.
 SECRET_FIELDS = frozenset({"password", "hashed_key", "secret"})
@@ -88,6 +89,28 @@ def audited(
     return result
 
 
+def audit_refusal(sender: type, exc: DomainError, **kwargs: Any) -> None:
+    """The audit row of a refusal worth one (its class names an `audit_action`): connected to
+    ledgerflow.db.refused, which the refused service unit sends once its transaction has
+    rolled back, so the row is its own. The actor is the user of the request being served.
+    A row that cannot be written is logged: the refusal still answers as itself, never 500."""
+    if not exc.audit_action:
+        return
+    request = current_request.get()
+    actor = getattr(request, "user", None)
+    try:
+        with transaction.atomic():
+            record_audit(
+                actor if getattr(actor, "is_authenticated", False) else None,
+                exc.audit_action,
+                None,
+                None,
+                {"code": exc.code, "detail": exc.detail, **exc.extra},
+            )
+    except Exception:
+        logger.exception("could not audit the refusal %s (%s)", exc.audit_action, exc.code)
+
+
 def state_of(obj: models.Model) -> dict[str, Any]:
     """A row's concrete fields (foreign keys as ids) and many-to-many ids, secrets left out."""
     state: dict[str, Any] = {}
@@ -98,23 +121,6 @@ def state_of(obj: models.Model) -> dict[str, Any]:
         for field in obj._meta.many_to_many:
             state[field.name] = sorted(getattr(obj, field.name).values_list("pk", flat=True))
     return state
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's address: REMOTE_ADDR, or the one NUM_PROXIES trusted proxies saw.
-
-    Same rule as the API throttles (a client-sent X-Forwarded-For is not trusted otherwise).
-    """
-    address = request.META.get("REMOTE_ADDR", "")
-    proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
-    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-    hops = [hop for hop in hops if hop]
-    if proxies and hops:
-        address = hops[-min(proxies, len(hops))]
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None
 
 
 def _current_request_id() -> str:

@@ -20,8 +20,8 @@ import django
 
 django.setup()
 
-from ledger.models import Export  # noqa: E402
-from ledger.reporting import build_export  # noqa: E402
+from reporting.models import Export  # noqa: E402
+from reporting.services import build_export  # noqa: E402
 
 
 def status_mib(field: str) -> float:

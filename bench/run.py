@@ -654,7 +654,7 @@ class Runner:
             self.processes.stop(receiver)
 
     def snapshot(self) -> Result:
-        from ledger.reporting import take_snapshots
+        from reporting.services import take_snapshots
 
         started = time.perf_counter()
         rows = take_snapshots()

@@ -55,9 +55,10 @@ from django.utils import timezone  # noqa: E402
 
 from accounts.models import Account, Asset, User  # noqa: E402
 from accounts.services import system_account  # noqa: E402
-from ledger.models import BalanceSnapshot, Entry, Export, Transaction  # noqa: E402
-from ledger.reporting import build_export, take_snapshots  # noqa: E402
+from ledger.models import Entry, Transaction  # noqa: E402
 from ledger.verification import verify_ledger  # noqa: E402
+from reporting.models import BalanceSnapshot, Export  # noqa: E402
+from reporting.services import build_export, take_snapshots  # noqa: E402
 
 OPENING = 1_000_000  # minor units: far more than random 1..100 transfers can ever drain
 CHUNK = 10_000  # transactions per INSERT round and database transaction

@@ -5,6 +5,7 @@ reversals, hold decisions and four-eyes adjustments, each an action that calls a
 is audited in the same database transaction. Big tables count with the planner's estimate.
 """
 
+import functools
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -18,23 +19,20 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.admin import AccountAdmin
 from accounts.models import Account, Asset
+from accounts.permissions import AuthenticatedHttpRequest
 from audit.admin import AuditedModelAdmin
 from audit.services import audited
-from ledger import adjustments
 from ledger.models import (
     AdjustmentRequest,
     BalanceMonitor,
-    BalanceSnapshot,
     Entry,
-    Export,
     HoldUnderReview,
     IdempotencyKey,
     RiskRule,
     Transaction,
-    VerificationRun,
 )
-from ledger.services import post_pending, reverse_transaction, void_pending
-from ledgerflow.admin_site import EstimatedCountPaginator
+from ledger.services import adjustments, post_pending, reverse_transaction, void_pending
+from ledgerflow.admin_site import EstimatedCountPaginator, ReadOnlyAdmin
 from ledgerflow.errors import DomainError
 from ledgerflow.money import (
     InvalidAmount,
@@ -69,26 +67,13 @@ def run_each(
                 request=request,
                 action=action,
                 target=obj,
-                run=lambda obj=obj: run(obj),
+                run=functools.partial(run, obj),
                 after=after,
             )
         except DomainError as exc:
             modeladmin.message_user(request, f"{obj}: {exc.detail}", messages.ERROR)
         else:
             modeladmin.message_user(request, f"{obj}: {done}.", messages.SUCCESS)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Posted history is append-only: operators inspect, services write."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
 
 class BigTableAdmin(ReadOnlyAdmin):
@@ -194,7 +179,9 @@ class TransactionAdmin(BigTableAdmin):
     @admin.action(
         description="Reverse selected transactions (reason above)", permissions=["reverse"]
     )
-    def reverse_selected(self, request: HttpRequest, queryset: QuerySet[Transaction]) -> None:
+    def reverse_selected(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet[Transaction]
+    ) -> None:
         reason = request.POST.get("reason", "").strip()
         if not reason:
             self.message_user(request, "Enter the reason for the reversal.", messages.ERROR)
@@ -208,7 +195,10 @@ class TransactionAdmin(BigTableAdmin):
                 actor=request.user, transaction_id=txn.pk, reason=reason
             ),
             "reversed",
-            after=lambda reversal: {"reversed_by": reversal.public_id, "reason": reason},
+            after=lambda reversal: {
+                "reversed_by": reversal.public_id,  # type: ignore[attr-defined]  # a Transaction
+                "reason": reason,
+            },
         )
 
 
@@ -237,7 +227,7 @@ class HoldUnderReviewAdmin(ReadOnlyAdmin):
         return (
             super()
             .get_queryset(request)
-            .filter(status=Transaction.Status.PENDING, hold_reason="review")
+            .filter(status=Transaction.Status.PENDING, hold_reason=Transaction.HoldReason.REVIEW)
         )
 
     @admin.display(description="amount", ordering="amount")
@@ -250,7 +240,9 @@ class HoldUnderReviewAdmin(ReadOnlyAdmin):
         return request.user.has_perm("ledger.review_hold")
 
     @admin.action(description="Approve: post the selected holds", permissions=["review"])
-    def approve_selected(self, request: HttpRequest, queryset: QuerySet[Transaction]) -> None:
+    def approve_selected(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet[Transaction]
+    ) -> None:
         run_each(
             self,
             request,
@@ -261,7 +253,9 @@ class HoldUnderReviewAdmin(ReadOnlyAdmin):
         )
 
     @admin.action(description="Decline: void the selected holds", permissions=["review"])
-    def decline_selected(self, request: HttpRequest, queryset: QuerySet[Transaction]) -> None:
+    def decline_selected(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet[Transaction]
+    ) -> None:
         run_each(
             self,
             request,
@@ -426,7 +420,7 @@ class BalanceMonitorAdmin(AuditedModelAdmin):
         return money(monitor.threshold, monitor.account.asset)
 
 
-# --- reporting rows and idempotency records: read-only -------------------------------------
+# --- idempotency records: read-only ------------------------------------------------------
 
 
 @admin.register(IdempotencyKey)
@@ -437,39 +431,6 @@ class IdempotencyKeyAdmin(BigTableAdmin):
     list_filter = ("method", "response_status")
     search_fields = ("=principal", "=key")
     ordering = ("-pk",)
-
-
-@admin.register(BalanceSnapshot)
-class BalanceSnapshotAdmin(BigTableAdmin):
-    list_display = ("account", "balance_display", "held_display", "version", "taken_at")
-    list_select_related = ("account__asset",)
-    search_fields = ("=account__public_id",)
-    ordering = ("-pk",)
-
-    @admin.display(description="balance", ordering="balance")
-    def balance_display(self, snapshot: BalanceSnapshot) -> str:
-        return money(snapshot.balance, snapshot.account.asset)
-
-    @admin.display(description="held")
-    def held_display(self, snapshot: BalanceSnapshot) -> str:
-        return money(snapshot.pending_debits, snapshot.account.asset)
-
-
-@admin.register(Export)
-class ExportAdmin(ReadOnlyAdmin):
-    list_display = ("public_id", "owner", "kind", "account", "status", "row_count", "created_at")
-    list_filter = ("status", "kind")
-    list_select_related = ("owner", "account__asset")
-    search_fields = ("=public_id", "owner__email")
-    date_hierarchy = "created_at"
-    exclude = ("file",)
-
-
-@admin.register(VerificationRun)
-class VerificationRunAdmin(ReadOnlyAdmin):
-    list_display = ("checked_at", "violation_count")
-    ordering = ("-checked_at", "-pk")
-    date_hierarchy = "checked_at"
 
 
 # --- manual adjustments: four eyes ---------------------------------------------------------
@@ -604,28 +565,27 @@ admin.site.unregister(Account)
 
 @admin.register(Account)
 class AccountWithHistoryAdmin(AccountAdmin):
-    fields = (*AccountAdmin.fields, "history_links", "latest_entries", "latest_snapshots")
-    readonly_fields = (
-        *AccountAdmin.readonly_fields,
-        "history_links",
-        "latest_entries",
-        "latest_snapshots",
-    )
+    """reporting/admin.py extends it again with the account's snapshots."""
+
+    fields = (*AccountAdmin.fields, "history_links", "latest_entries")
+    readonly_fields = (*AccountAdmin.readonly_fields, "history_links", "latest_entries")
+
+    def history(self, account: Account) -> list[tuple[str, str]]:
+        """(url, label) of the links of the `history` field, in order."""
+        return [
+            (
+                reverse("admin:ledger_entry_changelist") + f"?account__id__exact={account.pk}",
+                "All entries",
+            ),
+            (
+                reverse("admin:ledger_adjustmentrequest_add") + f"?account={account.pk}",
+                "Propose an adjustment",
+            ),
+        ]
 
     @admin.display(description="history")
     def history_links(self, account: Account) -> str:
-        entries = reverse("admin:ledger_entry_changelist") + f"?account__id__exact={account.pk}"
-        snapshots = (
-            reverse("admin:ledger_balancesnapshot_changelist") + f"?account__id__exact={account.pk}"
-        )
-        adjust = reverse("admin:ledger_adjustmentrequest_add") + f"?account={account.pk}"
-        return format_html(
-            '<a href="{}">All entries</a> · <a href="{}">All snapshots</a> · '
-            '<a href="{}">Propose an adjustment</a>',
-            entries,
-            snapshots,
-            adjust,
-        )
+        return format_html_join(" · ", '<a href="{}">{}</a>', self.history(account))
 
     @admin.display(description=f"latest {LATEST_ROWS} entries")
     def latest_entries(self, account: Account) -> str:
@@ -634,7 +594,7 @@ class AccountWithHistoryAdmin(AccountAdmin):
             .select_related("transaction")
             .order_by("-account_version")[:LATEST_ROWS]
         )
-        return _table(
+        return html_table(
             ("version", "transaction", "kind", "amount", "balance after", "at"),
             [
                 (
@@ -649,30 +609,13 @@ class AccountWithHistoryAdmin(AccountAdmin):
             ],
         )
 
-    @admin.display(description=f"latest {LATEST_ROWS} snapshots")
-    def latest_snapshots(self, account: Account) -> str:
-        rows = BalanceSnapshot.objects.filter(account=account).order_by("-taken_at")[:LATEST_ROWS]
-        return _table(
-            ("taken at", "balance", "held out", "held in", "version"),
-            [
-                (
-                    f"{snapshot.taken_at:%Y-%m-%d %H:%M:%S}",
-                    money(snapshot.balance, account.asset),
-                    money(snapshot.pending_debits, account.asset),
-                    money(snapshot.pending_credits, account.asset),
-                    snapshot.version,
-                )
-                for snapshot in rows
-            ],
-        )
-
 
 def _transaction_link(txn: Transaction) -> str:
     url = reverse("admin:ledger_transaction_change", args=[txn.pk])
     return format_html('<a href="{}">{}</a>', url, txn.public_id)
 
 
-def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
+def html_table(header: tuple[str, ...], rows: list[tuple]) -> str:
     if not rows:
         return "none"
     head = format_html_join("", "<th>{}</th>", ((name,) for name in header))

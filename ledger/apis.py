@@ -1,4 +1,10 @@
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+"""The ledger's endpoints: balances and statements, transfers (single, batch, two-phase),
+deposits, withdrawals, journals, transaction reads and reversals.
+
+Descriptions and examples of the OpenAPI schema are in ledger/schema.py.
+"""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -11,9 +17,10 @@ from accounts.permissions import (
     REVIEW_HOLD,
     TRANSFER_ANY,
     WITHDRAW_ANY,
+    AuthenticatedRequest,
 )
 from accounts.selectors import account_by_public_id, account_for
-from ledger import selectors, services
+from ledger import schema, selectors, services
 from ledger.filters import TransactionFilter
 from ledger.models import Transaction
 from ledger.serializers import (
@@ -31,87 +38,27 @@ from ledger.serializers import (
     TransferCreateSerializer,
 )
 from ledgerflow.api import ApiView, parse
-from ledgerflow.errors import DomainError, PermissionDenied, ValidationFailed
+from ledgerflow.errors import PermissionDenied, ValidationFailed
 from ledgerflow.pagination import NewestFirstCursorPagination
 from ledgerflow.permissions import has_right, requires
 from ledgerflow.problems import field_errors
 from ledgerflow.schema import IDEMPOTENCY_KEY_HEADER, problem_responses
 
-EXAMPLE_TRANSFER = {
-    "from_account": "acc_1f0c2b5e9a7d4c3b2a1f0e9d",
-    "to_account": "acc_9a8b7c6d5e4f3a2b1c0d9e8f",
-    "amount": "12.50",
-    "reference": "order 1042",
-    "category": "marketplace",
-}
-EXAMPLE_TRANSACTION = {
-    "id": "txn_4d5e6f708192a3b4c5d6e7f8",
-    "kind": "transfer",
-    "status": "posted",
-    "reference": EXAMPLE_TRANSFER["reference"],
-    "category": EXAMPLE_TRANSFER["category"],
-    "metadata": {},
-    "amount": "12.50",
-    "asset": "USD",
-    "created_at": "2025-01-02T14:30:00Z",
-    "reverses": None,
-    "expires_at": None,
-    "hold_reason": None,
-    "entries": [
-        {
-            "account": EXAMPLE_TRANSFER["from_account"],
-            "amount": "-12.50",
-            "balance_after": "87.50",
-            "version": 3,
-        },
-        {
-            "account": EXAMPLE_TRANSFER["to_account"],
-            "amount": "12.50",
-            "balance_after": "112.50",
-            "version": 5,
-        },
-    ],
-}
-# A pending transfer: funds are held, no entries until it is posted.
-EXAMPLE_HOLD = {
-    **EXAMPLE_TRANSACTION,
-    "id": "txn_7a8b9c0d1e2f3a4b5c6d7e8f",
-    "status": "pending",
-    "expires_at": "2025-01-09T14:30:00Z",
-    "entries": [],
-}
-EXAMPLE_BALANCE = {
-    "account": EXAMPLE_TRANSFER["from_account"],
-    "asset": "USD",
-    "balance": "87.50",
-    "available": "75.00",
-    "pending_debits": "12.50",
-    "pending_credits": "0.00",
-    "version": 3,
-    "as_of": "2025-01-02T15:00:00Z",
-}
-EXAMPLE_STATEMENT_ENTRY = {
-    "transaction": EXAMPLE_TRANSACTION["id"],
-    "kind": "transfer",
-    "reference": EXAMPLE_TRANSFER["reference"],
-    "category": EXAMPLE_TRANSFER["category"],
-    "amount": "-12.50",
-    "balance_after": "87.50",
-    "version": 3,
-    "created_at": EXAMPLE_TRANSACTION["created_at"],
-}
 
-
-def _transaction_body(request: Request, txn) -> dict:
+def _transaction_body(request: AuthenticatedRequest, txn) -> dict:
     """A transaction as this caller may see it (balances only of accounts it may view)."""
     return TransactionSerializer(
         txn, context={"shown_to": selectors.entry_scope(request.user)}
     ).data
 
 
-def _created(request: Request, txn) -> Response:
+def _created(request: AuthenticatedRequest, txn) -> Response:
     """201, or 202 when a risk rule sent the movement to the operators' review queue."""
-    code = status.HTTP_202_ACCEPTED if txn.hold_reason == "review" else status.HTTP_201_CREATED
+    code = (
+        status.HTTP_202_ACCEPTED
+        if txn.hold_reason == Transaction.HoldReason.REVIEW
+        else status.HTTP_201_CREATED
+    )
     return Response(_transaction_body(request, txn), status=code)
 
 
@@ -131,18 +78,19 @@ def _transfer_item(request: Request, raw: object) -> services.TransferItem:
     )
 
 
-def _settleable_hold(request: Request, transaction_id: str):
+def _settleable_hold(request: AuthenticatedRequest, transaction_id: str):
     """A pending transaction the caller may post or void: a hold under risk review only with
     the review right; any other hold by the payer, or with the right to move any money."""
     user = request.user
     txn = selectors.transaction_for(user, transaction_id, rights=(REVIEW_HOLD, TRANSFER_ANY))
-    if txn.hold_reason == "review":
+    if txn.hold_reason == Transaction.HoldReason.REVIEW:
         if not has_right(user, REVIEW_HOLD):
             raise PermissionDenied(f"Deciding a transfer under review needs {REVIEW_HOLD}.")
         return txn
     if has_right(user, TRANSFER_ANY):
         return txn
-    if txn.hold_from_id is None or txn.hold_from.owner_id != user.pk:
+    hold_from = txn.hold_from if txn.hold_from_id is not None else None
+    if hold_from is None or hold_from.owner_id != user.pk:
         raise PermissionDenied("Only the paying account's owner can settle this hold.")
     return txn
 
@@ -154,16 +102,12 @@ class BalanceApi(ApiView):
     @extend_schema(
         operation_id="get_account_balance",
         summary="Balance now, at a past instant (`at`) or at an account version (`version`)",
-        description=(
-            "Balances of one of your accounts (`accounts.view_account`: any) now, at a past "
-            "instant `at`, or as of its entry `version`. Someone else's account is 404 "
-            "`not_found`; giving both `at` and `version` is 400 `validation_error`."
-        ),
+        description=schema.BALANCE_DESCRIPTION,
         parameters=[BalanceQuerySerializer],
         responses={200: BalanceSerializer, **problem_responses(400, 401, 404, 422)},
-        examples=[OpenApiExample("Now", response_only=True, value=EXAMPLE_BALANCE)],
+        examples=schema.BALANCE_EXAMPLES,
     )
-    def get(self, request: Request, account_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, account_id: str) -> Response:
         account = account_for(request.user, account_id)
         query = parse(BalanceQuerySerializer, request, data=request.query_params)
         balance = selectors.balance_at(account, at=query.get("at"), version=query.get("version"))
@@ -197,16 +141,10 @@ class EntryListApi(ApiView, generics.ListAPIView):
     @extend_schema(
         operation_id="list_account_entries",
         summary="Account statement, newest first",
-        description=(
-            "Posted entries of one of your accounts (`accounts.view_account`: any) with the "
-            "running `balance_after`, cursor-paginated, optionally within [`created_after`, "
-            "`created_before`). Someone else's account is 404 `not_found`."
-        ),
+        description=schema.ENTRY_LIST_DESCRIPTION,
         parameters=[EntryQuerySerializer],
         responses={200: StatementEntrySerializer(many=True), **problem_responses(401, 404)},
-        examples=[
-            OpenApiExample("A transfer out", response_only=True, value=EXAMPLE_STATEMENT_ENTRY)
-        ],
+        examples=schema.ENTRY_LIST_EXAMPLES,
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
@@ -219,12 +157,7 @@ class TransferCreateApi(ApiView):
     @extend_schema(
         operation_id="create_transfer",
         summary="Transfer between two accounts of one asset",
-        description=(
-            "Moves `amount` from `from_account` (yours; `ledger.transfer_any`: any) to "
-            "`to_account` of the same asset, at once or, with `pending: true`, as a hold to post "
-            "or void later. Too little available is 409 `insufficient_funds`, another asset 422 "
-            "`asset_mismatch`; a risk rule may hold it for operator review (202)."
-        ),
+        description=schema.TRANSFER_CREATE_DESCRIPTION,
         request=TransferCreateSerializer,
         responses={
             201: TransactionSerializer,
@@ -232,12 +165,9 @@ class TransferCreateApi(ApiView):
             **problem_responses(400, 401, 404, 409, 422),
         },
         parameters=[IDEMPOTENCY_KEY_HEADER],
-        examples=[
-            OpenApiExample("Move 12.50", request_only=True, value=EXAMPLE_TRANSFER),
-            OpenApiExample("Posted", response_only=True, value=EXAMPLE_TRANSACTION),
-        ],
+        examples=schema.TRANSFER_CREATE_EXAMPLES,
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         item = _transfer_item(request, request.data)
         return _created(request, services.post_batch(actor=request.user, items=[item])[0])
 
@@ -249,52 +179,13 @@ class TransferBatchCreateApi(ApiView):
     @extend_schema(
         operation_id="create_transfer_batch",
         summary="Apply up to 1,000 transfers all-or-nothing",
-        description=(
-            "Each `from_account` must be yours (`ledger.transfer_any`: any). One database "
-            "transaction locks every touched account once. If any item fails, nothing applies and "
-            "the problem names the item's `index` and its `code`. One Idempotency-Key covers the "
-            "whole batch."
-        ),
+        description=schema.TRANSFER_BATCH_CREATE_DESCRIPTION,
         request=BatchCreateSerializer,
         responses={201: BatchResultSerializer, **problem_responses(400, 401, 404, 409, 422)},
         parameters=[IDEMPOTENCY_KEY_HEADER],
-        examples=[
-            OpenApiExample(
-                "Two legs",
-                request_only=True,
-                value={"transfers": [EXAMPLE_TRANSFER, {**EXAMPLE_TRANSFER, "amount": "1.00"}]},
-            ),
-            OpenApiExample(
-                "Both posted",
-                response_only=True,
-                value={
-                    "transactions": [
-                        EXAMPLE_TRANSACTION,
-                        {
-                            **EXAMPLE_TRANSACTION,
-                            "id": "txn_5e6f708192a3b4c5d6e7f809",
-                            "amount": "1.00",
-                            "entries": [
-                                {
-                                    **EXAMPLE_TRANSACTION["entries"][0],
-                                    "amount": "-1.00",
-                                    "balance_after": "86.50",
-                                    "version": 4,
-                                },
-                                {
-                                    **EXAMPLE_TRANSACTION["entries"][1],
-                                    "amount": "1.00",
-                                    "balance_after": "113.50",
-                                    "version": 6,
-                                },
-                            ],
-                        },
-                    ]
-                },
-            ),
-        ],
+        examples=schema.TRANSFER_BATCH_CREATE_EXAMPLES,
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         raw_items = parse(BatchCreateSerializer, request)["transfers"]
         items = []
         for index, raw in enumerate(raw_items):
@@ -304,9 +195,6 @@ class TransferBatchCreateApi(ApiView):
                 raise ValidationFailed(
                     f"Transfer {index} is invalid.", errors=field_errors(exc.detail), index=index
                 ) from None
-            except DomainError as exc:
-                exc.extra["index"] = index
-                raise
         txns = services.post_batch(actor=request.user, items=items)
         body = {"transactions": [_transaction_body(request, txn) for txn in txns]}
         return Response(body, status=status.HTTP_201_CREATED)
@@ -318,49 +206,13 @@ class DepositCreateApi(ApiView):
     @extend_schema(
         operation_id="create_deposit",
         summary="Deposit: money in from the asset's world account (ledger.deposit)",
-        description=(
-            "Credits `amount` to any account from its asset's world account; needs "
-            "`ledger.deposit` (others: 403 `permission_denied`). A frozen or closed account is 409 "
-            "`account_inactive`."
-        ),
+        description=schema.DEPOSIT_CREATE_DESCRIPTION,
         request=AccountMovementCreateSerializer,
         responses={201: TransactionSerializer, **problem_responses(400, 401, 403, 404, 409, 422)},
         parameters=[IDEMPOTENCY_KEY_HEADER],
-        examples=[
-            OpenApiExample(
-                "Card top-up",
-                request_only=True,
-                value={"account": EXAMPLE_TRANSFER["to_account"], "amount": "100.00"},
-            ),
-            OpenApiExample(
-                "Deposited",
-                response_only=True,
-                value={
-                    **EXAMPLE_TRANSACTION,
-                    "id": "txn_0b1c2d3e4f5a6b7c8d9e0f1a",
-                    "kind": "deposit",
-                    "reference": "",
-                    "category": "",
-                    "amount": "100.00",
-                    "entries": [
-                        {
-                            "account": "acc_a0b1c2d3e4f5a6b7c8d9e0f1",
-                            "amount": "-100.00",
-                            "balance_after": "-5100.00",
-                            "version": 41,
-                        },
-                        {
-                            "account": EXAMPLE_TRANSFER["to_account"],
-                            "amount": "100.00",
-                            "balance_after": "100.00",
-                            "version": 1,
-                        },
-                    ],
-                },
-            ),
-        ],
+        examples=schema.DEPOSIT_CREATE_EXAMPLES,
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = parse(AccountMovementCreateSerializer, request)
         account = account_by_public_id(data["account"])
         return _created(
@@ -380,11 +232,7 @@ class WithdrawalCreateApi(ApiView):
     @extend_schema(
         operation_id="create_withdrawal",
         summary="Withdrawal: money out to the asset's world account (owner or ledger.withdraw_any)",
-        description=(
-            "Debits `amount` from an account to its asset's world account: `ledger.withdraw_any` "
-            "any account, anyone else only its own (others' are 404). Too little available is 409 "
-            "`insufficient_funds`; a risk rule may hold it for operator review (202)."
-        ),
+        description=schema.WITHDRAWAL_CREATE_DESCRIPTION,
         request=AccountMovementCreateSerializer,
         responses={
             201: TransactionSerializer,
@@ -392,41 +240,9 @@ class WithdrawalCreateApi(ApiView):
             **problem_responses(400, 401, 404, 409, 422),
         },
         parameters=[IDEMPOTENCY_KEY_HEADER],
-        examples=[
-            OpenApiExample(
-                "Cash out",
-                request_only=True,
-                value={"account": EXAMPLE_TRANSFER["from_account"], "amount": "20.00"},
-            ),
-            OpenApiExample(
-                "Withdrawn",
-                response_only=True,
-                value={
-                    **EXAMPLE_TRANSACTION,
-                    "id": "txn_1c2d3e4f5a6b7c8d9e0f1a2b",
-                    "kind": "withdrawal",
-                    "reference": "",
-                    "category": "",
-                    "amount": "20.00",
-                    "entries": [
-                        {
-                            "account": EXAMPLE_TRANSFER["from_account"],
-                            "amount": "-20.00",
-                            "balance_after": "67.50",
-                            "version": 4,
-                        },
-                        {
-                            "account": "acc_a0b1c2d3e4f5a6b7c8d9e0f1",
-                            "amount": "20.00",
-                            "balance_after": "-5080.00",
-                            "version": 42,
-                        },
-                    ],
-                },
-            ),
-        ],
+        examples=schema.WITHDRAWAL_CREATE_EXAMPLES,
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         # 202 (not 201) when a risk rule holds the withdrawal for operator review.
         data = parse(AccountMovementCreateSerializer, request)
         account = account_for(request.user, data["account"], right=WITHDRAW_ANY)
@@ -474,12 +290,8 @@ class TransactionListCreateApi(ApiView, generics.ListAPIView):
     @extend_schema(
         operation_id="list_transactions",
         summary="List transactions you can see, newest first",
-        description=(
-            "Transactions touching your accounts (staff: all) with their entries, "
-            "cursor-paginated; filter by `account`, `kind`, `category`, `status` and creation "
-            "time. Naming someone else's `account` is 404 `not_found`."
-        ),
-        examples=[OpenApiExample("A transfer", response_only=True, value=EXAMPLE_TRANSACTION)],
+        description=schema.TRANSACTION_LIST_DESCRIPTION,
+        examples=schema.TRANSACTION_LIST_EXAMPLES,
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
@@ -487,62 +299,13 @@ class TransactionListCreateApi(ApiView, generics.ListAPIView):
     @extend_schema(
         operation_id="create_journal",
         summary="Post a general journal (ledger.post_journal)",
-        description=(
-            "Any number of signed entries on any accounts that sum to zero per asset; needs "
-            "`ledger.post_journal` (others: 403). Unbalanced entries are 422 `validation_error`; "
-            "an account left below zero is 409 `insufficient_funds`."
-        ),
+        description=schema.TRANSACTION_CREATE_DESCRIPTION,
         request=JournalCreateSerializer,
         responses={201: TransactionSerializer, **problem_responses(400, 401, 403, 404, 409, 422)},
         parameters=[IDEMPOTENCY_KEY_HEADER],
-        examples=[
-            OpenApiExample(
-                "Fee split",
-                request_only=True,
-                value={
-                    "entries": [
-                        {"account": EXAMPLE_TRANSFER["from_account"], "amount": "-10.00"},
-                        {"account": EXAMPLE_TRANSFER["to_account"], "amount": "9.70"},
-                        {"account": "acc_fees00000000000000000000", "amount": "0.30"},
-                    ],
-                    "reference": "sale 77",
-                },
-            ),
-            OpenApiExample(
-                "Posted",
-                response_only=True,
-                value={
-                    **EXAMPLE_TRANSACTION,
-                    "id": "txn_2d3e4f5a6b7c8d9e0f1a2b3c",
-                    "kind": "journal",
-                    "reference": "sale 77",
-                    "category": "",
-                    "amount": "10.00",
-                    "entries": [
-                        {
-                            "account": EXAMPLE_TRANSFER["from_account"],
-                            "amount": "-10.00",
-                            "balance_after": "77.50",
-                            "version": 4,
-                        },
-                        {
-                            "account": EXAMPLE_TRANSFER["to_account"],
-                            "amount": "9.70",
-                            "balance_after": "122.20",
-                            "version": 6,
-                        },
-                        {
-                            "account": "acc_fees00000000000000000000",
-                            "amount": "0.30",
-                            "balance_after": "1520.30",
-                            "version": 88,
-                        },
-                    ],
-                },
-            ),
-        ],
+        examples=schema.TRANSACTION_CREATE_EXAMPLES,
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = parse(JournalCreateSerializer, request)
         entries = [
             (account_by_public_id(line["account"]).pk, line["amount"]) for line in data["entries"]
@@ -566,14 +329,11 @@ class TransactionDetailApi(ApiView):
     @extend_schema(
         operation_id="get_transaction",
         summary="A transaction with its entries",
-        description=(
-            "One transaction touching your accounts (`ledger.view_transaction`: any), with its "
-            "entries; any other is 404 `not_found`."
-        ),
+        description=schema.TRANSACTION_DETAIL_DESCRIPTION,
         responses={200: TransactionSerializer, **problem_responses(401, 404)},
-        examples=[OpenApiExample("A transfer", response_only=True, value=EXAMPLE_TRANSACTION)],
+        examples=schema.TRANSACTION_DETAIL_EXAMPLES,
     )
-    def get(self, request: Request, transaction_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, transaction_id: str) -> Response:
         txn = selectors.transaction_for(request.user, transaction_id)
         return Response(_transaction_body(request, txn))
 
@@ -584,46 +344,13 @@ class TransactionReverseApi(ApiView):
     @extend_schema(
         operation_id="reverse_transaction",
         summary="Reverse a posted transaction (staff); once only",
-        description=(
-            "Needs `ledger.reverse_transaction` (others: 403). Posts and answers a new `reversal` "
-            "transaction mirroring the original's entries. A transaction not posted, already "
-            "reversed, or itself a reversal is 409 `invalid_state`."
-        ),
+        description=schema.TRANSACTION_REVERSE_DESCRIPTION,
         request=ReverseRequestSerializer,
         responses={200: TransactionSerializer, **problem_responses(401, 403, 404, 409)},
         parameters=[IDEMPOTENCY_KEY_HEADER],
-        examples=[
-            OpenApiExample("Refund", request_only=True, value={"reason": "duplicate"}),
-            OpenApiExample(
-                "Reversal",
-                response_only=True,
-                value={
-                    **EXAMPLE_TRANSACTION,
-                    "id": "txn_3e4f5a6b7c8d9e0f1a2b3c4d",
-                    "kind": "reversal",
-                    "reference": f"reversal of {EXAMPLE_TRANSACTION['id']}",
-                    "metadata": {"reason": "duplicate"},
-                    "created_at": "2025-01-03T09:00:00Z",
-                    "reverses": EXAMPLE_TRANSACTION["id"],
-                    "entries": [
-                        {
-                            "account": EXAMPLE_TRANSFER["from_account"],
-                            "amount": "12.50",
-                            "balance_after": "100.00",
-                            "version": 4,
-                        },
-                        {
-                            "account": EXAMPLE_TRANSFER["to_account"],
-                            "amount": "-12.50",
-                            "balance_after": "100.00",
-                            "version": 6,
-                        },
-                    ],
-                },
-            ),
-        ],
+        examples=schema.TRANSACTION_REVERSE_EXAMPLES,
     )
-    def post(self, request: Request, transaction_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, transaction_id: str) -> Response:
         data = parse(ReverseRequestSerializer, request)
         txn = selectors.transaction_for(request.user, transaction_id, rights=(REVERSE,))
         reversal = services.reverse_transaction(
@@ -636,42 +363,13 @@ class TransactionPostApi(ApiView):
     @extend_schema(
         operation_id="post_transaction",
         summary="Post a pending transfer, fully or partly; the rest is released",
-        description=(
-            "Operators, or the paying account's owner (not for transfers under risk review, which "
-            "operators approve here). A hold can be posted or voided once: then 409 "
-            "`invalid_state`; more than is held is 422 `validation_error`."
-        ),
+        description=schema.TRANSACTION_POST_DESCRIPTION,
         request=PostPendingSerializer,
         responses={200: TransactionSerializer, **problem_responses(401, 403, 404, 409, 422)},
         parameters=[IDEMPOTENCY_KEY_HEADER],
-        examples=[
-            OpenApiExample("Capture 8.00", request_only=True, value={"amount": "8.00"}),
-            OpenApiExample(
-                "Posted 8.00",
-                response_only=True,
-                value={
-                    **EXAMPLE_HOLD,
-                    "status": "posted",
-                    "amount": "8.00",
-                    "entries": [
-                        {
-                            "account": EXAMPLE_TRANSFER["from_account"],
-                            "amount": "-8.00",
-                            "balance_after": "79.50",
-                            "version": 4,
-                        },
-                        {
-                            "account": EXAMPLE_TRANSFER["to_account"],
-                            "amount": "8.00",
-                            "balance_after": "120.50",
-                            "version": 6,
-                        },
-                    ],
-                },
-            ),
-        ],
+        examples=schema.TRANSACTION_POST_EXAMPLES,
     )
-    def post(self, request: Request, transaction_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, transaction_id: str) -> Response:
         data = parse(PostPendingSerializer, request)
         txn = _settleable_hold(request, transaction_id)
         posted = services.post_pending(
@@ -684,19 +382,13 @@ class TransactionVoidApi(ApiView):
     @extend_schema(
         operation_id="void_transaction",
         summary="Void a pending transfer, releasing everything it holds",
-        description=(
-            "Moves no money. Operators, or the paying account's owner (not for transfers under "
-            "risk review, which operators decline here: 403 otherwise). A hold already posted or "
-            "voided is 409 `invalid_state`."
-        ),
+        description=schema.TRANSACTION_VOID_DESCRIPTION,
         request=None,
         responses={200: TransactionSerializer, **problem_responses(401, 403, 404, 409)},
         parameters=[IDEMPOTENCY_KEY_HEADER],
-        examples=[
-            OpenApiExample("Voided", response_only=True, value={**EXAMPLE_HOLD, "status": "voided"})
-        ],
+        examples=schema.TRANSACTION_VOID_EXAMPLES,
     )
-    def post(self, request: Request, transaction_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, transaction_id: str) -> Response:
         txn = _settleable_hold(request, transaction_id)
         voided = services.void_pending(actor=request.user, transaction_id=txn.pk)
         return Response(_transaction_body(request, voided))

@@ -1,157 +1,18 @@
-"""Idempotency keys: one mechanism for every state-changing POST (see ledgerflow.api.ApiView).
+"""Ledger's side of the idempotency mechanism (ledgerflow.idempotency): its records' table.
 
-In one atomic block (retried on contention) the request looks its key up — a stored answer
-is replayed — then runs the handler inside an open write batch (ledgerflow.writes) and adds
-its record, response included, to that batch: the money movement, its events and the record
-are written by one statement and commit together or not at all. That is one lookup and no
-write of the record's own on the hot path.
-
-A concurrent duplicate finds no record (the first has not committed), runs, and waits for
-the first's row locks; once the first commits, the duplicate either fails on the unique
-(principal, key) index or is refused by a rule the first's effect changed (say, funds): in
-both cases it rolls back and replays the first's stored answer, so it moves no money and
-answers as the first did. On SQLite writers are serialised, with the same outcome. Only 2xx
-responses are stored: a refused request rolls back entirely and may be retried with the key.
-
-No secret is stored: the request is kept only as a keyed fingerprint (HMAC from SECRET_KEY;
-bodies may hold passwords), and fields a view marks on its response with
-`response.idempotency_omit = ("secret",)` are left out of the stored copy, so a replay
-answers without them (the secret was shown once, in the first response).
+The records (ledger.models.IdempotencyKey) are written in the same database transaction as the
+money movement they answer for; LedgerConfig.ready registers the model with the mechanism.
+Here: the hourly purge (beat task `purge_idempotency_keys`, management command of that name).
 """
 
-import json
-from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime
 
-from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
-from rest_framework.request import Request
-from rest_framework.response import Response
 
-from accounts.models import ApiKey
-from audit.services import client_ip
-from ledger.errors import IdempotencyKeyReused
 from ledger.models import IdempotencyKey
-from ledgerflow import metrics
-from ledgerflow.db import retry_on_contention
-from ledgerflow.errors import DomainError, ValidationFailed
-from ledgerflow.writes import deferred_writes
-
-HEADER = "Idempotency-Key"
-REPLAYED_HEADER = "Idempotent-Replayed"
-OMIT_ATTRIBUTE = "idempotency_omit"  # on a Response: top-level body fields never stored
-FINGERPRINT_SALT = "ledgerflow.idempotency.fingerprint"
 
 
-def principal_of(request: Request) -> str:
-    if isinstance(request.auth, ApiKey):
-        return f"apikey:{request.auth.pk}"
-    if request.user and request.user.is_authenticated:
-        return f"user:{request.user.pk}"
-    # Anonymous callers (registration): one namespace per client address, as the throttles
-    # see it (REMOTE_ADDR, or the address NUM_PROXIES trusted proxies forwarded), so nobody
-    # replays, or collides with, a stranger's request by guessing their key.
-    return f"anon:{client_ip(request) or 'unknown'}"
-
-
-def fingerprint(request: Request) -> str:
-    body = request.data if isinstance(request.data, dict | list) else str(request.data)
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    raw = f"{request.method}\n{request.path}\n{canonical}"
-    # Keyed: without the server's key the stored value cannot be recomputed from a guessed body.
-    return salted_hmac(FINGERPRINT_SALT, raw, algorithm="sha256").hexdigest()
-
-
-def run_idempotently(request: Request, handler: Callable[[], Response]) -> Response:
-    key = request.headers.get(HEADER)
-    if key is None:
-        return handler()
-    if not 1 <= len(key) <= 255:
-        raise ValidationFailed(
-            "Idempotency-Key must be 1-255 characters.", {HEADER: ["1-255 characters."]}
-        )
-    return _run_once(request, key, fingerprint(request), handler)
-
-
-@retry_on_contention
-def _run_once(request: Request, key: str, print_: str, handler: Callable[[], Response]) -> Response:
-    principal = principal_of(request)
-    refused = False  # the handler raised a DomainError (not the replay of another request)
-    try:
-        with transaction.atomic():
-            now = timezone.now()
-            existing = IdempotencyKey.objects.filter(principal=principal, key=key).first()
-            if existing is not None:
-                if existing.expires_at > now:
-                    return _replay(existing, print_)
-                existing.delete()  # an expired record does not bind: run afresh
-            with deferred_writes() as batch:
-                try:
-                    response = handler()
-                except DomainError:
-                    refused = True
-                    raise
-                if not 200 <= response.status_code < 300:
-                    transaction.set_rollback(True)
-                    return response
-                batch.insert(
-                    IdempotencyKey,
-                    [
-                        IdempotencyKey(
-                            principal=principal,
-                            key=key,
-                            fingerprint=print_,
-                            method=request.method,
-                            path=request.path[:255],
-                            response_status=response.status_code,
-                            response_body=_storable_body(response),
-                            created_at=now,
-                            expires_at=now + timedelta(seconds=settings.IDEMPOTENCY_TTL),
-                        )
-                    ],
-                )
-                batch.flush()
-            return response
-    except IntegrityError:
-        # The unique (principal, key) index: a duplicate committed first. Answer as it did.
-        stored = IdempotencyKey.objects.filter(principal=principal, key=key).first()
-        if stored is None:
-            raise
-        return _replay(stored, print_)
-    except DomainError:
-        # Refused, perhaps because a duplicate committed its effect while we waited for its
-        # locks (the funds are gone): then its answer is ours. Otherwise the refusal stands.
-        if not refused:
-            raise
-        stored = IdempotencyKey.objects.filter(principal=principal, key=key).first()
-        if stored is None:
-            raise
-        return _replay(stored, print_)
-
-
-def _storable_body(response: Response):
-    omit = getattr(response, OMIT_ATTRIBUTE, ())
-    if omit and isinstance(response.data, dict):
-        return {name: value for name, value in response.data.items() if name not in omit}
-    return response.data
-
-
-def _replay(record: IdempotencyKey, print_: str) -> Response:
-    if record.fingerprint != print_:
-        raise IdempotencyKeyReused(
-            "This Idempotency-Key was used with a different request.",
-        )
-    metrics.IDEMPOTENT_REPLAYS.inc()
-    return Response(
-        record.response_body,
-        status=record.response_status,
-        headers={REPLAYED_HEADER: "true"},
-    )
-
-
-def purge_expired_keys(*, now=None) -> int:
+def purge_expired_keys(*, now: datetime | None = None) -> int:
     """Delete expired records (beat task `purge_idempotency_keys`). Returns the count."""
     deleted, _ = IdempotencyKey.objects.filter(expires_at__lte=now or timezone.now()).delete()
     return deleted

@@ -12,7 +12,10 @@ ALL = None
 
 
 def entry_data(entry: Entry, exponent: int, shown_to: int | None = ALL) -> dict[str, Any]:
-    data = {"account": entry.account.public_id, "amount": to_major(entry.amount, exponent)}
+    data: dict[str, Any] = {
+        "account": entry.account.public_id,
+        "amount": to_major(entry.amount, exponent),
+    }
     if shown_to is ALL or entry.account.owner_id == shown_to:
         data["balance_after"] = to_major(entry.balance_after, exponent)
         data["version"] = entry.account_version
@@ -45,7 +48,7 @@ def transaction_data(txn: Transaction, shown_to: int | None = ALL) -> dict[str, 
         "amount": to_major(txn.amount, exponent),
         "asset": txn.asset.code,
         "created_at": txn.created_at.isoformat().replace("+00:00", "Z"),
-        "reverses": txn.reverses.public_id if txn.reverses_id else None,
+        "reverses": txn.reverses.public_id if txn.reverses is not None else None,
         "expires_at": txn.expires_at.isoformat().replace("+00:00", "Z") if txn.expires_at else None,
         "hold_reason": txn.hold_reason or None,
         "entries": entries,

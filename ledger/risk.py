@@ -19,7 +19,7 @@ from ledger.models import Entry, RiskRule, Transaction
 from ledgerflow import metrics
 from ledgerflow.money import money_text
 
-REVIEW = "review"
+REVIEW = RiskRule.Action.REVIEW  # the decision that holds a movement for operators
 
 
 @dataclass

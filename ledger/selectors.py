@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncHour
@@ -63,7 +64,7 @@ def balance_at(
         entry = (
             entries.filter(created_at__lte=at).order_by("-created_at", "-account_version").first()
         )
-        as_of = at
+        as_of = cast(datetime, at)  # not None: with neither, balance_now answered above
     return Balance(
         account=account,
         balance=entry.balance_after if entry else 0,
@@ -133,8 +134,16 @@ def holds_in_review() -> dict:
     """Movements a risk rule held for an operator: `count` and `oldest` (created_at), in one
     aggregate query, for the operator dashboard."""
     return Transaction.objects.filter(
-        status=Transaction.Status.PENDING, hold_reason="review"
+        status=Transaction.Status.PENDING, hold_reason=Transaction.HoldReason.REVIEW
     ).aggregate(count=Count("pk"), oldest=Min("created_at"))
+
+
+def hold_counts() -> dict:
+    """Two-phase holds at a metrics scrape, in one aggregate query: `pending` (not yet posted
+    or voided) and `review` (of them, held by a risk rule for an operator)."""
+    return Transaction.objects.filter(status=Transaction.Status.PENDING).aggregate(
+        pending=Count("pk"), review=Count("pk", filter=Q(hold_reason=Transaction.HoldReason.REVIEW))
+    )
 
 
 def transfers_since(since: datetime) -> list[dict]:

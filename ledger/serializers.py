@@ -1,3 +1,5 @@
+from typing import Any
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -117,7 +119,7 @@ class EntryQuerySerializer(serializers.Serializer):
     created_before = serializers.DateTimeField(required=False)
 
 
-_TEXT = {"required": False, "allow_blank": True, "default": ""}
+_TEXT: dict[str, Any] = {"required": False, "allow_blank": True, "default": ""}
 
 
 class TransferCreateSerializer(serializers.Serializer):
@@ -168,7 +170,8 @@ class JournalLineSerializer(serializers.Serializer):
 
 
 class JournalCreateSerializer(serializers.Serializer):
-    entries = JournalLineSerializer(many=True, min_length=2, max_length=1000)
+    # many=True hands min_length/max_length to the ListSerializer; the stubs type the child's.
+    entries = JournalLineSerializer(many=True, min_length=2, max_length=1000)  # type: ignore[call-arg]
     reference = serializers.CharField(max_length=255, **_TEXT)
     category = serializers.CharField(max_length=64, **_TEXT)
     metadata = MetadataField()
@@ -176,3 +179,14 @@ class JournalCreateSerializer(serializers.Serializer):
 
 class ReverseRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class BalanceThresholdCrossedSerializer(serializers.Serializer):
+    """A balance monitor's threshold crossed by a movement."""
+
+    account = serializers.CharField()
+    asset = serializers.CharField()
+    direction = serializers.ChoiceField(choices=["below", "above"])
+    threshold = serializers.CharField(help_text="Major units, with the asset's decimals.")
+    balance_before = serializers.CharField()
+    balance_after = serializers.CharField()

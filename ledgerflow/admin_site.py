@@ -2,29 +2,30 @@
 
 The figures come from a handful of aggregate queries (one per panel), never from per-row
 Python, so the index costs the same with ten rows or ten million. Each figure comes from
-its app's selectors (accounts, ledger, orders, webhooks): this module only arranges them.
+its app's selectors (accounts, ledger, orders, reporting, webhooks), which the apps register
+as dashboard panels in their AppConfig.ready(): this module imports no app and only arranges
+them.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import ImproperlyConfigured
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.timesince import timesince
 
-from accounts.selectors import balances_by_asset
-from ledger.reporting import latest_verification
-from ledger.selectors import holds_in_review, transfer_volume_by_hour, transfers_since
 from ledgerflow.charts import BarChart, bar_chart
 from ledgerflow.money import to_major
-from orders.selectors import pending_order_ages
-from webhooks.selectors import delivery_backlog
 
 
 class LedgerFlowAdminSite(admin.AdminSite):
@@ -46,6 +47,20 @@ class LedgerFlowAdminSite(admin.AdminSite):
         return super().index(request, extra_context=context)
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History (posted books, the outbox, delivery logs, reports): operators inspect it in the
+    admin, only services write it."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
 class EstimatedCountPaginator(Paginator):
     """Uses PostgreSQL's row estimate instead of COUNT(*) for an unfiltered big table.
 
@@ -58,7 +73,7 @@ class EstimatedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        estimate = estimated_row_count(self.object_list)
+        estimate = estimated_row_count(self.object_list)  # type: ignore[arg-type]  # the admin paginates querysets
         if estimate is not None and estimate >= self.estimate_above:
             return estimate
         return super().count
@@ -140,22 +155,59 @@ BACKLOG_BOUNDS = (
 BACKLOG_LABELS = ("< 1 min", "1–10 m", "10–60 m", "1–24 h", "≥ 1 d")
 
 
+# --- panels: the apps' selectors, registered in their AppConfig.ready() ---------------------
+# name -> what the registered function is called with and returns:
+DASHBOARD_PANELS = {
+    # orders: {"count", "oldest", "in_review", "ages": [count per bucket]}
+    "pending_orders": "(*, now, bounds) -> dict",
+    # ledger: {"count", "oldest"} of holds waiting for review
+    "holds_in_review": "() -> dict",
+    # webhooks: {"pending", "failed", "overdue", "oldest", "ages": [count per bucket]}
+    "delivery_backlog": "(*, now, bounds, overdue_after) -> dict",
+    # accounts: rows {"asset__code", "asset__exponent", "customer", "customer_held", "system"}
+    "balances_by_asset": "() -> list[dict]",
+    # ledger: rows {"asset__code", "asset__exponent", "count", "volume"} of posted transfers
+    "transfers_since": "(since) -> list[dict]",
+    # ledger: the same rows per "hour"
+    "transfer_volume_by_hour": "(*, since) -> list[dict]",
+    # reporting: the last verification run (checked_at, violation_count), or None
+    "latest_verification": "() -> VerificationRun | None",
+}
+_panels: dict[str, Callable[..., Any]] = {}
+
+
+def register_dashboard_panel(name: str, figures: Callable[..., Any]) -> None:
+    """Feed the dashboard's panel `name` (a key of DASHBOARD_PANELS) from `figures`."""
+    if name not in DASHBOARD_PANELS:
+        raise ValueError(f"No dashboard panel {name!r}; known: {', '.join(DASHBOARD_PANELS)}.")
+    _panels[name] = figures
+
+
+def _panel(name: str) -> Callable[..., Any]:
+    try:
+        return _panels[name]
+    except KeyError:
+        raise ImproperlyConfigured(
+            f"No app registered the dashboard panel {name!r} (register_dashboard_panel)."
+        ) from None
+
+
 def dashboard_figures(now: datetime | None = None) -> DashboardFigures:
     """Everything the index shows, in seven aggregate queries."""
     now = now or timezone.now()
-    orders = pending_order_ages(now=now, bounds=ORDER_AGE_BOUNDS)
-    holds = holds_in_review()
+    orders = _panel("pending_orders")(now=now, bounds=ORDER_AGE_BOUNDS)
+    holds = _panel("holds_in_review")()
     # Due more than a minute ago and still not sent: the workers are behind or down.
-    deliveries = delivery_backlog(
+    deliveries = _panel("delivery_backlog")(
         now=now, bounds=BACKLOG_BOUNDS, overdue_after=timedelta(minutes=1)
     )
-    balances = balances_by_asset()
+    balances = _panel("balances_by_asset")()
     day_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    transfers = transfers_since(day_start)
-    last_run = latest_verification()
+    transfers = _panel("transfers_since")(day_start)
+    last_run = _panel("latest_verification")()
     hour_start = timezone.localtime(now).replace(minute=0, second=0, microsecond=0)
     hours = [hour_start - timedelta(hours=23 - i) for i in range(24)]
-    volume = transfer_volume_by_hour(since=hours[0])
+    volume = _panel("transfer_volume_by_hour")(since=hours[0])
 
     def age(since: datetime | None) -> str | None:
         return timesince(since, now) if since else None
@@ -188,7 +240,7 @@ def dashboard_figures(now: datetime | None = None) -> DashboardFigures:
         verification_checked_at=last_run.checked_at if last_run else None,
         verification_age=age(last_run.checked_at) if last_run else None,
         verification_violations=last_run.violation_count if last_run else None,
-        verification_url=reverse("admin:ledger_verificationrun_changelist"),
+        verification_url=reverse("admin:reporting_verificationrun_changelist"),
         transfers_today=[
             AssetVolume(
                 code=row["asset__code"],

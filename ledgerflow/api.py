@@ -6,23 +6,44 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from ledgerflow.errors import NotFound, PayloadTooLarge
+from ledgerflow.idempotency import run_idempotently
 
 
 # APIView whose POST handler runs through the idempotency-key mechanism.
 #
-# DRF's dispatch looks the handler up after `initial()` (authentication, permissions,
-# throttles), so wrapping it here covers every POST endpoint, present and future, with the
-# caller already known. A test walks the URL conf to check every POST view derives from this.
+# `dispatch` is DRF's request lifecycle (APIView.dispatch: initial() -> handler -> exception
+# handling -> finalize_response) with one difference: the handler of a POST is called through
+# ledgerflow.idempotency, after `initial()` (authentication, permissions, throttles: the
+# caller is known) and inside DRF's exception handling, so it covers every POST endpoint,
+# present and future, and a refusal is still rendered by the one exception handler. A test
+# walks the URL conf to check every POST view derives from this.
 # A comment, not a docstring: drf-spectacular would inherit a docstring as the description of
 # every endpoint that lacks its own.
 class ApiView(APIView):
     idempotent = True
 
+    def dispatch(self, request, *args, **kwargs):
+        self.args = args
+        self.kwargs = kwargs
+        request = self.initialize_request(request, *args, **kwargs)
+        self.request = request
+        self.headers = self.default_response_headers
+        try:
+            self.initial(request, *args, **kwargs)
+            handler = getattr(self, request.method.lower(), self.http_method_not_allowed)
+            if request.method == "POST" and self.idempotent:
+                response = run_idempotently(request, lambda: handler(request, *args, **kwargs))
+            else:
+                response = handler(request, *args, **kwargs)
+        except Exception as exc:
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(request, response, *args, **kwargs)
+        return self.response
+
     def initial(self, request: Request, *args, **kwargs) -> None:
         # A method the view has no handler for is 405 (with `Allow`) before any other work:
-        # DRF would find that out only after authentication, and wrapping a missing `post`
-        # below would fail with an AttributeError (a 500).
-        method = request.method.lower()
+        # DRF would find that out only after authentication.
+        method = (request.method or "").lower()  # always set on a request DRF dispatches
         if method not in self.http_method_names or not hasattr(self, method):
             self.http_method_not_allowed(request, *args, **kwargs)
         # A body over the limit is refused unread, before authentication spends anything on it.
@@ -31,15 +52,6 @@ class ApiView(APIView):
             raise PayloadTooLarge(f"The request body exceeds {limit} bytes.")
         super().initial(request, *args, **kwargs)
         _refuse_nul(request, kwargs)
-        if request.method == "POST" and self.idempotent:
-            from ledger.idempotency import run_idempotently
-
-            handler = self.post
-
-            def post(request: Request, *args, **kwargs):
-                return run_idempotently(request, lambda: handler(request, *args, **kwargs))
-
-            self.post = post
 
 
 def _refuse_nul(request: Request, kwargs: dict) -> None:

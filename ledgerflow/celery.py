@@ -1,5 +1,6 @@
 """The Celery app. Broker and schedule come from settings (CELERY_* names)."""
 
+import contextvars
 import os
 
 from celery import Celery
@@ -46,7 +47,7 @@ def carry_request_id(headers=None, **kwargs) -> None:
         headers.setdefault(REQUEST_ID_HEADER, request_id)
 
 
-_request_id_tokens: dict[str, object] = {}
+_request_id_tokens: dict[str, contextvars.Token[str]] = {}
 
 
 @task_prerun.connect

@@ -9,6 +9,7 @@ its decimal string (`DjangoJSONEncoder`), never as a float.
 import json
 import math
 from decimal import Decimal
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -84,21 +85,21 @@ def _check_text(text: str, problems: dict[str, str]) -> None:
         ),
     }
 )
-class MetadataField(serializers.Field):
+class MetadataField(serializers.Field[dict[str, Any], object, object, Any]):
     """Optional metadata in a request body; defaults to `{}`."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         if not kwargs["required"]:
             kwargs.setdefault("default", dict)
         super().__init__(**kwargs)
 
-    def to_internal_value(self, data: object) -> dict:
+    def to_internal_value(self, data: object) -> dict[str, Any]:
         try:
             validate_metadata(data)
         except ValidationError as exc:
             raise serializers.ValidationError(exc.messages) from None
-        return data
+        return cast("dict[str, Any]", data)  # validate_metadata: a JSON object
 
     def to_representation(self, value: object) -> object:
         return value

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
 from ledgerflow import metrics as lf_metrics
+from ledgerflow.errors import ErrorCode
 from ledgerflow.middleware import get_request_id
 from ledgerflow.problems import PROBLEM_CONTENT_TYPE, WWW_AUTHENTICATE, problem_body
 
@@ -70,7 +71,7 @@ def ready(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"status": "ready", "checks": dict.fromkeys(CHECKS, "ok")})
     body = problem_body(
         status_code=503,
-        code="service_unavailable",
+        code=ErrorCode.SERVICE_UNAVAILABLE,
         title="Not ready",
         detail=f"Unreachable: {', '.join(sorted(down))}.",
         down=down,
@@ -86,7 +87,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
         # asset and failure rates. Without a configured token the endpoint stays shut.
         body = problem_body(
             status_code=403,
-            code="permission_denied",
+            code=ErrorCode.PERMISSION_DENIED,
             title="Permission denied",
             detail="/metrics is disabled: set METRICS_TOKEN and scrape with that bearer token.",
         )
@@ -95,9 +96,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
         offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(offered.encode(), token.encode()):
             code, title = (
-                ("authentication_failed", "Authentication failed")
+                (ErrorCode.AUTHENTICATION_FAILED, "Authentication failed")
                 if offered
-                else ("not_authenticated", "Authentication required")
+                else (ErrorCode.NOT_AUTHENTICATED, "Authentication required")
             )
             body = problem_body(
                 status_code=401,

@@ -1,11 +1,26 @@
-"""Business metrics (Prometheus). Counted after commit so a rollback counts as nothing."""
+"""Business metrics (Prometheus), counted once per outcome that stands.
 
+A request's unit of work (`ledgerflow.db.retry_on_contention`, the idempotency layer) may run
+more than once: an attempt is rolled back and retried on contention, or its answer is replaced
+by the stored one of a duplicate that committed first. The business counters below are
+`HeldCounter`s: what an attempt counts (a refusal for funds, a risk decision, a posted
+movement once its transaction commits) is held until the attempt settles, and counted then,
+after the atomic block, if its outcome stands (committed, or refused for good); a retried
+attempt, or one answered by a replay, counts nothing. Outside a unit (a Celery task, the
+shell, a test's own transaction) an increment counts at once. Successes are still counted
+from `transaction.on_commit`, so a rollback counts as nothing there either.
+"""
+
+import contextvars
 import logging
 import os
 import time
 import tomllib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from celery import signals
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
@@ -13,15 +28,96 @@ from prometheus_client.core import GaugeMetricFamily
 
 logger = logging.getLogger(__name__)
 
-TRANSFERS = Counter(
+
+# --- counted when the attempt settles --------------------------------------------------------
+
+
+class HeldCounts:
+    """Increments made during one attempt of a unit of work, not yet counted."""
+
+    def __init__(self) -> None:
+        self.pending: list[Callable[[], None]] = []
+
+    def drop(self) -> None:
+        self.pending.clear()
+
+    def count(self) -> None:
+        pending, self.pending = self.pending, []
+        for increment in pending:
+            increment()
+
+
+_held: contextvars.ContextVar[HeldCounts | None] = contextvars.ContextVar(
+    "ledgerflow_held_counts", default=None
+)
+
+
+@contextmanager
+def attempt_counts() -> Iterator[HeldCounts]:
+    """Hold what the block counts until it ends; then count it, unless `drop()`ped (a retry).
+
+    Nested blocks join the outermost one: it alone settles (retry_on_contention opens it).
+    """
+    outer = _held.get()
+    if outer is not None:
+        yield outer
+        return
+    held = HeldCounts()
+    token = _held.set(held)
+    try:
+        yield held
+    finally:
+        _held.reset(token)
+        held.count()
+
+
+def drop_held_counts() -> None:
+    """Forget what the current attempt counted so far (its work was replaced by a replay)."""
+    held = _held.get()
+    if held is not None:
+        held.drop()
+
+
+class _HeldChild:
+    def __init__(self, child: Any) -> None:
+        self._child = child
+
+    def __getattr__(self, name: str) -> Any:  # the rest is the child's (e.g. `_value`)
+        return getattr(self._child, name)
+
+    def inc(self, amount: float = 1) -> None:
+        held = _held.get()
+        if held is None:
+            self._child.inc(amount)
+        else:
+            held.pending.append(lambda: self._child.inc(amount))
+
+
+class HeldCounter:
+    """A prometheus Counter whose increments inside an attempt wait for it to settle."""
+
+    def __init__(self, name: str, documentation: str, labelnames: Iterable[str] = ()) -> None:
+        self.counter = Counter(name, documentation, list(labelnames))
+
+    def labels(self, *args: Any, **kwargs: Any) -> _HeldChild:
+        return _HeldChild(self.counter.labels(*args, **kwargs))
+
+    def inc(self, amount: float = 1) -> None:
+        _HeldChild(self.counter).inc(amount)
+
+    def __getattr__(self, name: str) -> Any:  # the rest is the Counter's
+        return getattr(self.counter, name)
+
+
+TRANSFERS = HeldCounter(
     "ledgerflow_transfers", "Money movements by kind and outcome", ["kind", "outcome"]
 )
-TRANSFER_VOLUME = Counter(
+TRANSFER_VOLUME = HeldCounter(
     "ledgerflow_transfer_volume_minor", "Posted volume in minor units by asset", ["asset"]
 )
-IDEMPOTENT_REPLAYS = Counter("ledgerflow_idempotent_replays", "Responses replayed by key")
-INSUFFICIENT_FUNDS = Counter("ledgerflow_insufficient_funds", "Movements refused for funds")
-ORDERS = Counter("ledgerflow_orders", "Order transitions by resulting status", ["status"])
+IDEMPOTENT_REPLAYS = HeldCounter("ledgerflow_idempotent_replays", "Responses replayed by key")
+INSUFFICIENT_FUNDS = HeldCounter("ledgerflow_insufficient_funds", "Movements refused for funds")
+ORDERS = HeldCounter("ledgerflow_orders", "Order transitions by resulting status", ["status"])
 # Gauges say how to combine processes under PROMETHEUS_MULTIPROC_DIR: the latest value wins.
 PENDING_ORDERS = Gauge(
     "ledgerflow_pending_orders",
@@ -49,12 +145,12 @@ VERIFY_LAST_RUN = Gauge(
     "Unix time of the last verify_ledger",
     multiprocess_mode="mostrecent",
 )
-RISK_DECISIONS = Counter(
+RISK_DECISIONS = HeldCounter(
     "ledgerflow_risk_decisions",
     "Risk rule evaluations by rule kind and decision",
     ["rule_kind", "decision"],
 )
-HOLDS = Counter("ledgerflow_holds", "Two-phase transfer steps by outcome", ["outcome"])
+HOLDS = HeldCounter("ledgerflow_holds", "Two-phase transfer steps by outcome", ["outcome"])
 
 # --- build, Celery tasks and queues, state read at scrape time ------------------------------
 # Appended for operations (alert rules in deploy/prometheus/alerts.yml use these names; a test
@@ -206,23 +302,11 @@ class StateCollector:
         yield up
 
     def _database(self):
-        from django.apps import apps
-        from django.db.models import Count, Min, Q
         from django.utils import timezone
 
         now = timezone.now()
-        delivery = apps.get_model("webhooks", "Delivery")
-        transaction = apps.get_model("ledger", "Transaction")
-        pending = Q(status="pending")
-        deliveries = delivery.objects.aggregate(
-            pending=Count("pk", filter=pending),
-            overdue=Count("pk", filter=pending & Q(next_attempt_at__lt=now - OVERDUE_AFTER)),
-            failed=Count("pk", filter=Q(status="failed")),
-            oldest=Min("created_at", filter=pending),
-        )
-        holds = transaction.objects.filter(status="pending").aggregate(
-            pending=Count("pk"), review=Count("pk", filter=Q(hold_reason="review"))
-        )
+        deliveries = _state_source("outbox")(now=now, overdue_after=OVERDUE_AFTER)
+        holds = _state_source("holds")()
         oldest = deliveries["oldest"]
         for name, documentation, value in (
             (
@@ -257,6 +341,31 @@ class StateCollector:
             ),
         ):
             yield GaugeMetricFamily(name, documentation, value=value)
+
+
+# What the scrape reads from the database comes from the apps' selectors, registered in their
+# AppConfig.ready() (this package imports no app). name -> the call and what it returns:
+STATE_SOURCES = {
+    # webhooks: {"pending", "overdue", "failed", "oldest" (created_at of the oldest pending)}
+    "outbox": "(*, now, overdue_after) -> dict",
+    # ledger: {"pending" (holds not yet posted or voided), "review" (of them, held for review)}
+    "holds": "() -> dict",
+}
+_state_sources: dict[str, Callable[..., dict]] = {}
+
+
+def register_state_source(name: str, figures: Callable[..., dict]) -> None:
+    """Feed the scrape-time gauges of `name` (a key of STATE_SOURCES) from `figures`."""
+    if name not in STATE_SOURCES:
+        raise ValueError(f"No state source {name!r}; known: {', '.join(STATE_SOURCES)}.")
+    _state_sources[name] = figures
+
+
+def _state_source(name: str) -> Callable[..., dict]:
+    try:
+        return _state_sources[name]
+    except KeyError:  # the scrape then says ledgerflow_state_up{source="database"} 0
+        raise LookupError(f"No app registered the state source {name!r}.") from None
 
 
 class _ThisProcess:

@@ -6,6 +6,7 @@ decimal string with exactly the asset's decimals ("12.50"). Never a float.
 
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -77,7 +78,17 @@ def to_major(minor: int, exponent: int) -> str:
     return f"{'-' if minor < 0 else ''}{whole}.{fraction:0{exponent}d}"
 
 
-def money_text(minor: int, asset: object) -> str:
+class AssetLike(Protocol):
+    """What money_text reads of an asset (accounts.models.Asset: ledgerflow imports no app)."""
+
+    @property
+    def exponent(self) -> int: ...
+
+    @property
+    def code(self) -> str: ...
+
+
+def money_text(minor: int, asset: AssetLike) -> str:
     """1250 of USD -> "12.50 USD": how people read an amount (admin columns, error details)."""
     return f"{to_major(minor, asset.exponent)} {asset.code}"
 
@@ -102,12 +113,12 @@ def fits_int64(value: int) -> bool:
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "example": "12.50"})
-class AmountField(serializers.Field):
+class AmountField(serializers.Field[Decimal, object, str, Any]):
     """A positive amount in major units: a decimal string or a JSON number -> Decimal."""
 
     default_error_messages = {"invalid": "{message}"}
 
-    def __init__(self, *, signed: bool = False, **kwargs):
+    def __init__(self, *, signed: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("help_text", 'Decimal string in major units, e.g. "12.50".')
         super().__init__(**kwargs)
         self.signed = signed

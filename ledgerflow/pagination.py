@@ -11,7 +11,7 @@ INT64 = 2**63
 class NewestFirstCursorPagination(CursorPagination):
     """Default list pagination: opaque cursors, newest first, stable under inserts."""
 
-    ordering = ("-created_at", "-id")
+    ordering: tuple[str, ...] = ("-created_at", "-id")
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500

@@ -15,7 +15,13 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
-from ledgerflow.errors import DomainError, PayloadTooLarge, ServiceUnavailable, ValidationFailed
+from ledgerflow.errors import (
+    DomainError,
+    ErrorCode,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from ledgerflow.middleware import current_request, get_request_id
 
 logger = logging.getLogger("ledgerflow.problems")
@@ -26,17 +32,22 @@ _INTERNAL = "An unexpected error occurred; quote the request id when reporting i
 _TOO_LARGE_DETAIL = "The request body exceeds the size limit."
 
 # DRF exception class -> stable problem code (DESIGN §4).
-_DRF_CODES: list[tuple[type[Exception], str, str]] = [
-    (exceptions.NotAuthenticated, "not_authenticated", "Authentication required"),
-    (exceptions.AuthenticationFailed, "authentication_failed", "Authentication failed"),
-    (exceptions.PermissionDenied, "permission_denied", "Permission denied"),
-    (exceptions.NotFound, "not_found", "Not found"),
-    (exceptions.MethodNotAllowed, "method_not_allowed", "Method not allowed"),
-    (exceptions.NotAcceptable, "not_acceptable", "Not acceptable"),
-    (exceptions.UnsupportedMediaType, "unsupported_media_type", "Unsupported media type"),
-    (exceptions.Throttled, "rate_limited", "Too many requests"),
-    (exceptions.ParseError, "parse_error", "Malformed request body"),
-    (exceptions.ValidationError, "validation_error", "Invalid request"),
+_DRF_CODES: list[tuple[type[exceptions.APIException], ErrorCode, str]] = [
+    (exceptions.NotAuthenticated, ErrorCode.NOT_AUTHENTICATED, "Authentication required"),
+    (exceptions.AuthenticationFailed, ErrorCode.AUTHENTICATION_FAILED, "Authentication failed"),
+    (exceptions.PermissionDenied, ErrorCode.PERMISSION_DENIED, "Permission denied"),
+    (exceptions.NotFound, ErrorCode.NOT_FOUND, "Not found"),
+    (exceptions.MethodNotAllowed, ErrorCode.METHOD_NOT_ALLOWED, "Method not allowed"),
+    (exceptions.NotAcceptable, ErrorCode.NOT_ACCEPTABLE, "Not acceptable"),
+    (exceptions.UnsupportedMediaType, ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
+    (exceptions.Throttled, ErrorCode.RATE_LIMITED, "Too many requests"),
+    (exceptions.ParseError, ErrorCode.PARSE_ERROR, "Malformed request body"),
+    (exceptions.ValidationError, ErrorCode.VALIDATION_ERROR, "Invalid request"),
+]
+# Codes answered without a DomainError class or a DRF exception: (code, status, title).
+HANDLER_CODES: list[tuple[ErrorCode, int, str]] = [
+    (ErrorCode.INTERNAL_ERROR, 500, "Internal server error"),
+    (ErrorCode.BAD_REQUEST, 400, "Bad request"),
 ]
 
 
@@ -105,22 +116,6 @@ def _flatten(value: Any) -> list[str]:
     return [str(value)]
 
 
-def _audit_refusal(exc: DomainError, context: dict) -> None:
-    """The refused action's transaction has rolled back by now: this row is its own."""
-    from audit.services import record_audit
-
-    request = context.get("request")
-    actor = getattr(request, "user", None)
-    detail = {"code": exc.code, "detail": exc.detail, **exc.extra}
-    record_audit(
-        actor if getattr(actor, "is_authenticated", False) else None,
-        exc.audit_action,
-        None,
-        None,
-        detail,
-    )
-
-
 def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, RequestDataTooBig):  # something read `request.body` past the limit
         exc = PayloadTooLarge(_TOO_LARGE_DETAIL)
@@ -132,23 +127,23 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = ServiceUnavailable("The database is unavailable; retry the request shortly.")
     if isinstance(exc, DomainError):
         set_rollback()
-        if exc.audit_action:
-            _audit_refusal(exc, context)
         headers = {}
-        if getattr(exc, "retry_after", None):
-            headers["Retry-After"] = str(exc.retry_after)
+        if retry_after := getattr(exc, "retry_after", None):
+            headers["Retry-After"] = str(retry_after)
         if exc.status == status.HTTP_401_UNAUTHORIZED:
-            headers["WWW-Authenticate"] = WWW_AUTHENTICATE
-        extra = dict(exc.extra)
+            # The view's scheme when DRF named one (an authentication class refused), as for
+            # DRF's own 401s below.
+            headers["WWW-Authenticate"] = getattr(exc, "auth_header", None) or WWW_AUTHENTICATE
+        domain_extra = dict(exc.extra)
         if isinstance(exc, ValidationFailed) and exc.errors:
-            extra["errors"] = exc.errors
+            domain_extra["errors"] = exc.errors
         return problem_response(
             status_code=exc.status,
             code=exc.code,
             title=exc.title,
             detail=exc.detail,
             headers=headers,
-            **extra,
+            **domain_extra,
         )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
@@ -166,11 +161,11 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
         set_rollback()
         return problem_response(
             status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
-            code="internal_error",
+            code=ErrorCode.INTERNAL_ERROR,
             title="Internal server error",
             detail=_INTERNAL,
         )
-    code, title = "error", "Error"
+    code, title = ErrorCode.ERROR, "Error"
     for cls, known_code, known_title in _DRF_CODES:
         if isinstance(exc, cls):
             code, title = known_code, known_title
@@ -180,11 +175,14 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
         extra["errors"] = field_errors(exc.detail)
         detail = "The request has invalid fields."
     else:
-        detail = getattr(exc, "detail", exc)
+        raw: Any = getattr(exc, "detail", exc)
         # simplejwt's InvalidToken carries {"detail": ..., "messages": [...]}.
-        detail = str(detail.get("detail", "") if isinstance(detail, dict) else detail)
+        detail = str(raw.get("detail", "") if isinstance(raw, dict) else raw)
     # DRF sends 403 for failed auth when no WWW-Authenticate exists; we always use 401.
-    if code in ("not_authenticated", "authentication_failed") and response.status_code == 403:
+    if (
+        code in (ErrorCode.NOT_AUTHENTICATED, ErrorCode.AUTHENTICATION_FAILED)
+        and response.status_code == 403
+    ):
         response.status_code = status.HTTP_401_UNAUTHORIZED
     if response.status_code == status.HTTP_401_UNAUTHORIZED:
         response.headers.setdefault("WWW-Authenticate", WWW_AUTHENTICATE)
@@ -208,7 +206,7 @@ def not_found_view(request: HttpRequest, exception: Exception) -> HttpResponse:
     """`handler404`: unknown paths under /api/ answer problem+json; others Django's page."""
     if not request.path.startswith("/api/"):
         return page_not_found(request, exception)
-    return _api_problem(404, "not_found", "Not found", f"No endpoint at {request.path}.")
+    return _api_problem(404, ErrorCode.NOT_FOUND, "Not found", f"No endpoint at {request.path}.")
 
 
 # Exempt, or a POST to an unknown path would meet the CSRF check first: an HTML 403.
@@ -225,16 +223,16 @@ def bad_request_view(request: HttpRequest, exception: Exception) -> HttpResponse
         return bad_request(request, exception)
     if isinstance(exception, RequestDataTooBig):
         return _api_problem(413, PayloadTooLarge.code, PayloadTooLarge.title, _TOO_LARGE_DETAIL)
-    return _api_problem(400, "bad_request", "Bad request", "The request is malformed.")
+    return _api_problem(400, ErrorCode.BAD_REQUEST, "Bad request", "The request is malformed.")
 
 
 def permission_denied_view(request: HttpRequest, exception: Exception) -> HttpResponse:
     if not request.path.startswith("/api/"):
         return permission_denied(request, exception)
-    return _api_problem(403, "permission_denied", "Permission denied", "Not allowed.")
+    return _api_problem(403, ErrorCode.PERMISSION_DENIED, "Permission denied", "Not allowed.")
 
 
 def server_error_view(request: HttpRequest) -> HttpResponse:
     if not request.path.startswith("/api/"):
         return server_error(request)
-    return _api_problem(500, "internal_error", "Internal server error", _INTERNAL)
+    return _api_problem(500, ErrorCode.INTERNAL_ERROR, "Internal server error", _INTERNAL)

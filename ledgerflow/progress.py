@@ -16,10 +16,13 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import click
 from django.core.management.base import BaseCommand, CommandParser
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 MODES = ("auto", "bar", "log", "json", "none")
 DEFAULT_INTERVAL = 10.0  # seconds between log lines: frequent enough to show life, not noise
@@ -87,7 +90,7 @@ class Progress:
         self.step = ""  # what is happening now (load_history's phases)
         self._started = self._last_line = time.monotonic()
         self._reported: tuple | None = None
-        self._bar = None
+        self._bar: ProgressBar[str] | None = None
 
     # --- the block ---------------------------------------------------------------------------
 
@@ -97,7 +100,7 @@ class Progress:
             self._bar = click.progressbar(
                 length=self.total or 0,
                 label=f"{self.command}: {self.label}",
-                file=_Terminal(self.stream),
+                file=cast(TextIO, _Terminal(self.stream)),  # click writes, flushes, asks isatty
                 show_pos=True,
                 show_eta=True,
                 item_show_func=lambda step: step or None,
@@ -233,7 +236,8 @@ class ProgressCommand(JsonCommand):
         return self.__module__.rpartition(".")[2]
 
     def progress(self, label: str, *, unit: str, total: int | None = None) -> Progress:
-        stream = self.stderr._out  # the raw stream: OutputWrapper appends a newline to writes
+        # The raw stream: OutputWrapper appends a newline to writes.
+        stream = cast(TextIO, self.stderr._out)
         mode = resolve_mode(
             self.options.get("progress", "auto"),
             json_output=self.options.get("json", False),

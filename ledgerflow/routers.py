@@ -1,8 +1,9 @@
 """Which database a read uses: the primary, or the streaming replica for reads that tolerate lag.
 
 Routing is opt-in. Every write and every read goes to the primary ("default") unless the code asks
-for `read_replica()` explicitly; today that is reporting only (ledger/reporting.py: balance
-snapshots, period summaries, CSV export rows), whose API documents that it may lag a moment.
+for `read_replica()` explicitly; today that is the reporting app only (reporting/selectors.py and
+reporting/csv_export.py: balance snapshots, period summaries, CSV export rows), whose API
+documents that it may lag a moment.
 Money reads never go there: balances checked before moving money, row locks, anything inside a
 money transaction, idempotency records, users, API keys and login lockouts all use the default
 alias, which is what `ReplicaRouter` answers for every model. Statements and balances as of a

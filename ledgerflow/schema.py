@@ -29,7 +29,8 @@ class ProblemSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
     request_id = serializers.CharField()
-    errors = serializers.DictField(
+    # The problem's `errors` field shadows Serializer.errors in the stubs (a declared field).
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()), required=False
     )
 

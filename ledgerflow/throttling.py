@@ -109,7 +109,9 @@ def _check_redis(cache: RedisCache, key: str, *, limit: int, period: float) -> D
     # which Django already keeps per thread and replaces when CACHES changes.
     client = cache.__dict__.get("_gcra_client")
     if client is None:
-        client = cache.__dict__["_gcra_client"] = cache._cache.get_client(key, write=True)
+        # RedisCache._cache (Django's RedisCacheClient) is private: django-stubs leave it out.
+        redis_client = cache._cache  # type: ignore[attr-defined]
+        client = cache.__dict__["_gcra_client"] = redis_client.get_client(key, write=True)
     args = (1, key, limit, round(period * 1000), EPOCH)
     try:
         allowed, remaining, retry_ms, reset_ms = client.evalsha(GCRA_SHA, *args)
@@ -129,6 +131,9 @@ class GcraThrottle(throttling.SimpleRateThrottle):
     # side by side during a deploy.
     cache_format = "gcra_%(scope)s_%(ident)s"
     retry_after: float | None = None
+    # Set by SimpleRateThrottle.__init__ (parse_rate) whenever `rate` is; not in the stubs.
+    num_requests: int
+    duration: int
 
     def allow_request(self, request, view) -> bool:
         self.retry_after = None

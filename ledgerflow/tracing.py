@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from types import ModuleType
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ def uninstrument() -> None:
         instrumentor().uninstrument()
 
 
+_trace_api: ModuleType | None
 try:
     from opentelemetry import trace as _trace_api
 except ImportError:  # the tracing extra is not installed

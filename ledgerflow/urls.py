@@ -7,7 +7,7 @@ from ledgerflow import health, problem_docs, problems
 api_v1 = [
     path("", include("accounts.urls")),
     path("", include("ledger.urls")),
-    path("", include("ledger.reporting_urls")),
+    path("", include("reporting.urls")),
     path("", include("orders.urls")),
     path("", include("webhooks.urls")),
 ]

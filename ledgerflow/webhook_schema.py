@@ -3,21 +3,22 @@
 One entry per event type in `webhooks.models.EVENT_TYPES`: the POST body is the event, exactly
 as `GET /api/v1/events` lists it (`{id, type, created_at, data}`), and `data` is the resource
 the event is about, in the shape the API answers for it. Read by drf-spectacular through the
-import paths in WEBHOOKS below, so nothing here is imported until the schema is generated.
+import path of WEBHOOKS below, built when the schema is generated.
+
+The apps register their parts in AppConfig.ready() (this package imports no app): webhooks
+the event types, and each app the family of events about its resource (`account.*`,
+`transaction.*`, `balance.*`, `order.*`, `export.*`) with the serializer and example of `data`.
 """
 
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, OpenApiWebhook, extend_schema
 from rest_framework import serializers
-
-from accounts.apis import EXAMPLE_ACCOUNT
-from accounts.models import Account
-from ledger.apis import EXAMPLE_TRANSACTION
-from ledger.reporting_apis import EXAMPLE_EXPORT
-from ledger.reporting_serializers import ExportSerializer
-from ledger.serializers import TransactionSerializer
-from orders.apis import EXAMPLE_ORDER
-from orders.serializers import OrderSerializer
-from webhooks.models import EVENT_TYPES
 
 DELIVERY_NOTE = (
     "Sent as an HTTP POST with `Content-Type: application/json` and the headers "
@@ -30,79 +31,45 @@ DELIVERY_NOTE = (
 )
 
 
-class AccountEventDataSerializer(serializers.Serializer):
-    """The account an `account.*` event is about."""
+@dataclass(frozen=True)
+class EventFamily:
+    """The `data` of every `<prefix>.*` event: its serializer, what it is, an example."""
 
-    id = serializers.CharField()
-    owner = serializers.IntegerField(allow_null=True, help_text="The owner's user id.")
-    name = serializers.CharField(allow_blank=True)
-    asset = serializers.CharField()
-    status = serializers.ChoiceField(choices=Account.Status.choices)
-    metadata = serializers.DictField(
-        required=False, help_text="`account.updated` only: the metadata after the change."
-    )
-    changed = serializers.ListField(
-        child=serializers.CharField(),
-        required=False,
-        help_text="`account.updated` only: the fields that changed.",
-    )
+    serializer: type[serializers.Serializer]
+    what: str  # "`data` is <what>."
+    example: dict[str, Any]
+    summaries: dict[str, str]  # event type -> one line
 
 
-class BalanceThresholdCrossedSerializer(serializers.Serializer):
-    """A balance monitor's threshold crossed by a movement."""
-
-    account = serializers.CharField()
-    asset = serializers.CharField()
-    direction = serializers.ChoiceField(choices=["below", "above"])
-    threshold = serializers.CharField(help_text="Major units, with the asset's decimals.")
-    balance_before = serializers.CharField()
-    balance_after = serializers.CharField()
+# Registered by the apps in their AppConfig.ready() (this package imports no app): the event
+# types, in order, by webhooks (webhooks.models.EVENT_TYPES), and each family by the app whose
+# resource it is (accounts, ledger, orders, reporting).
+_event_types: list[str] = []
+_families: dict[str, EventFamily] = {}
 
 
-# Event type prefix -> (the serializer of `data`, what the resource is, an example of it).
-DATA_BY_FAMILY = {
-    "account": (
-        AccountEventDataSerializer,
-        "the account",
-        {key: EXAMPLE_ACCOUNT[key] for key in ("id", "owner", "name", "asset", "status")},
-    ),
-    "transaction": (
-        TransactionSerializer,
-        "the transaction with its entries",
-        EXAMPLE_TRANSACTION,
-    ),
-    "order": (OrderSerializer, "the payment order", EXAMPLE_ORDER),
-    "export": (ExportSerializer, "the export", {**EXAMPLE_EXPORT, "download_url": None}),
-    "balance": (
-        BalanceThresholdCrossedSerializer,
-        "the crossing",
-        {
-            "account": EXAMPLE_ACCOUNT["id"],
-            "asset": "USD",
-            "direction": "below",
-            "threshold": "100.00",
-            "balance_before": "112.50",
-            "balance_after": "87.50",
-        },
-    ),
-}
-SUMMARIES = {
-    "account.created": "An account was opened",
-    "account.updated": "An account's name or metadata changed",
-    "account.closed": "An account was closed",
-    "transaction.posted": "Money moved: a transaction was posted",
-    "transaction.pending": "Funds are held by a pending transfer",
-    "transaction.voided": "A pending transfer was voided; its hold released",
-    "transaction.reversed": "A posted transaction was reversed",
-    "order.created": "A payment order was opened",
-    "order.completed": "A payment order was paid and settled into the ledger",
-    "order.failed": "A payment order failed",
-    "order.cancelled": "A payment order was cancelled",
-    "order.expired": "A payment order expired unpaid",
-    "order.needs_review": "A payment arrived with a different amount; operators review it",
-    "export.completed": "An export finished",
-    "balance.threshold_crossed": "A balance crossed a monitor's threshold",
-}
+def register_event_types(event_types: Iterable[str]) -> None:
+    _event_types[:] = event_types
+
+
+def register_event_family(
+    prefix: str,
+    serializer: type[serializers.Serializer],
+    what: str,
+    example: dict[str, Any],
+    summaries: dict[str, str],
+) -> None:
+    _families[prefix] = EventFamily(serializer, what, example, summaries)
+
+
+def _family(event_type: str) -> EventFamily:
+    family = event_type.partition(".")[0]
+    try:
+        return _families[family]
+    except KeyError:
+        raise ImproperlyConfigured(
+            f"No app registered the webhook event family {family!r} (register_event_family)."
+        ) from None
 
 
 def _component_name(event_type: str) -> str:
@@ -112,8 +79,7 @@ def _component_name(event_type: str) -> str:
 
 
 def event_serializer(event_type: str) -> type[serializers.Serializer]:
-    family = event_type.partition(".")[0]
-    data_serializer, _, _ = DATA_BY_FAMILY[family]
+    data_serializer = _family(event_type).serializer
     return type(
         _component_name(event_type),
         (serializers.Serializer,),
@@ -128,11 +94,12 @@ def event_serializer(event_type: str) -> type[serializers.Serializer]:
 
 
 def _webhook(event_type: str) -> OpenApiWebhook:
-    _, what, example = DATA_BY_FAMILY[event_type.partition(".")[0]]
+    family = _family(event_type)
+    what, example = family.what, family.example
     return OpenApiWebhook(
         name=event_type,
         decorator=extend_schema(
-            summary=SUMMARIES.get(event_type, f"`{event_type}`"),
+            summary=family.summaries.get(event_type, f"`{event_type}`"),
             description=f"`data` is {what}. {DELIVERY_NOTE}",
             request=event_serializer(event_type),
             responses={
@@ -156,6 +123,18 @@ def _webhook(event_type: str) -> OpenApiWebhook:
     )
 
 
-# SPECTACULAR_SETTINGS["WEBHOOKS"] names this list by its import path: a new event type in
-# EVENT_TYPES is documented without touching settings.
-WEBHOOKS = [_webhook(event_type) for event_type in EVENT_TYPES]
+@functools.cache
+def webhooks() -> list[OpenApiWebhook]:
+    """One webhook per registered event type, in their order (after every app's ready())."""
+    if not apps.ready:
+        raise AppRegistryNotReady("The webhook schema is built once the apps have registered.")
+    return [_webhook(event_type) for event_type in _event_types]
+
+
+def __getattr__(name: str) -> Any:
+    # SPECTACULAR_SETTINGS["WEBHOOKS"] names `WEBHOOKS` by its import path: built when the
+    # schema is generated, so a new event type in EVENT_TYPES is documented without touching
+    # settings, and the apps' registrations are all in.
+    if name == "WEBHOOKS":
+        return webhooks()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

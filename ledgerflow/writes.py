@@ -19,7 +19,7 @@ import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, models
 
@@ -107,7 +107,7 @@ def _flush_one_by_one(parts: list[Insert | Statement]) -> None:
             with connection.cursor() as cursor:
                 cursor.execute(part.sql, part.params)
         else:
-            part.model.objects.bulk_create(part.objs)
+            part.model._default_manager.bulk_create(part.objs)
 
 
 # --- PostgreSQL: one data-modifying CTE -----------------------------------------------------
@@ -130,30 +130,47 @@ _PLAIN_TYPES = frozenset(
 )
 
 
+def _field(model: type[models.Model], name: str) -> "models.Field[Any, Any]":
+    """A concrete field by name (get_field may also answer a reverse relation)."""
+    return cast("models.Field[Any, Any]", model._meta.get_field(name))
+
+
+def _cast_db_type(field: "models.Field[Any, Any]") -> str:
+    # Field.cast_db_type is Django's (the type a cast to this field names); not in django-stubs.
+    return str(field.cast_db_type(connection))  # type: ignore[attr-defined]
+
+
 @functools.cache
 def _shape(
     model: type[models.Model],
     with_pk: bool,
-    fk_name: str | None,
-    parent_model: type[models.Model] | None,
-    parent_key: str | None,
+    parent: tuple[str, type[models.Model], str] | None,
     parent_alias_marker: str = "{parent}",
-) -> tuple[str, tuple[models.Field, ...]]:
+) -> tuple[str, tuple["models.Field[Any, Any]", ...]]:
     """The SQL of an insert of `model` rows (the parent's alias left as a marker) and its
-    columns, built once per shape: casts and quoting cost more than the values."""
+    columns, built once per shape: casts and quoting cost more than the values.
+
+    `parent`: (foreign key field name, parent model, unique field of the parent naming it)."""
     quote = connection.ops.quote_name
     opts = model._meta
     columns = tuple(f for f in opts.concrete_fields if with_pk or f is not opts.pk)
-    fk_column = opts.get_field(fk_name).column if fk_name else None
+    fk_column = ""  # no column is named ""
+    parent_cast = parent_pk = key_column = ""
+    if parent is not None:
+        fk_name, parent_model, parent_key = parent
+        fk_column = _field(model, fk_name).column
+        parent_cast = _cast_db_type(_field(parent_model, parent_key))
+        parent_pk = parent_model._meta.pk.column
+        key_column = _field(parent_model, parent_key).column
     selects, unnest_args, names = [], [], []
     for index, column in enumerate(columns):
         if column.column == fk_column:
-            cast = parent_model._meta.get_field(parent_key).cast_db_type(connection)
-            selects.append(f"p.{quote(parent_model._meta.pk.column)}")
+            db_type = parent_cast
+            selects.append(f"p.{quote(parent_pk)}")
         else:
-            cast = column.cast_db_type(connection)
+            db_type = _cast_db_type(column)
             selects.append(f"v.c{index}")
-        unnest_args.append(f"%s::{cast}[]")
+        unnest_args.append(f"%s::{db_type}[]")
         names.append(f"c{index}")
     sql = (
         f"INSERT INTO {quote(opts.db_table)} "  # noqa: S608 - names, not values  # nosec B608
@@ -161,8 +178,7 @@ def _shape(
         f"SELECT {', '.join(selects)} FROM unnest({', '.join(unnest_args)}) "
         f"WITH ORDINALITY AS v({', '.join(names)}, ord)"
     )
-    if fk_name:
-        key_column = parent_model._meta.get_field(parent_key).column
+    if parent is not None:
         fk_index = [c.column for c in columns].index(fk_column)
         sql += f" JOIN {parent_alias_marker} p ON p.{quote(key_column)} = v.c{fk_index}"
     sql += " ORDER BY v.ord"  # ids are drawn in this order: the same order as `objs`
@@ -175,11 +191,14 @@ def _insert_sql(insert: Insert) -> tuple[str, list[Any]]:
     opts = insert.model._meta
     auto_pk = isinstance(opts.pk, models.AutoField | models.BigAutoField)
     with_pk = not (auto_pk and all(obj.pk is None for obj in insert.objs))
-    fk_name, parent, parent_key = insert.parent or (None, None, None)
+    fk_name = parent_key = fk_column = ""  # no column is named ""
+    parent = None
+    if insert.parent is not None:
+        fk_name, parent, parent_key = insert.parent
+        fk_column = _field(insert.model, fk_name).column
     sql, columns = _shape(
-        insert.model, with_pk, fk_name, parent.model if parent else None, parent_key
+        insert.model, with_pk, (fk_name, parent.model, parent_key) if parent else None
     )
-    fk_column = opts.get_field(fk_name).column if fk_name else None
     params = []
     for column in columns:
         if column.column == fk_column:
@@ -214,7 +233,7 @@ def _flush_as_one_statement(parts: list[Insert | Statement]) -> None:
             extra = keys.get(part.alias, set())
             if extra:
                 quote = connection.ops.quote_name
-                sql += "".join(f", {quote(part.model._meta.get_field(k).column)}" for k in extra)
+                sql += "".join(f", {quote(_field(part.model, k).column)}" for k in extra)
         ctes.append(f"{part.alias} AS ({sql})")
         params.extend(part_params)
     wanted = [p for p in parts if isinstance(p, Insert) and p.returning]

@@ -1,4 +1,5 @@
 from collections.abc import Callable
+from functools import partial
 
 from django import forms
 from django.contrib import admin, messages
@@ -6,6 +7,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts.permissions import AuthenticatedHttpRequest
 from audit.admin import AuditedModelAdmin
 from audit.services import audited
 from ledgerflow.errors import DomainError
@@ -77,7 +79,7 @@ class OrderAdmin(AuditedModelAdmin):
     search_fields = ["=order_id", "=tx_hash", "=account__public_id", "account__owner__email"]
     ordering = ["created_at", "pk"]
     date_hierarchy = "created_at"
-    fields = [
+    fields = (
         "order_id",
         "account",
         "amount_display",
@@ -92,7 +94,7 @@ class OrderAdmin(AuditedModelAdmin):
         "created_at",
         "updated_at",
         "completed_at",
-    ]
+    )
     readonly_fields = fields
 
     @admin.display(description="account", ordering="account__public_id")
@@ -101,7 +103,8 @@ class OrderAdmin(AuditedModelAdmin):
 
     @admin.display(description="owner", ordering="account__owner__email")
     def owner_display(self, order: Order) -> str:
-        return order.account.owner.email if order.account.owner_id else "-"
+        owner = order.account.owner
+        return owner.email if owner is not None else "-"
 
     @admin.display(description="amount", ordering="amount")
     def amount_display(self, order: Order) -> str:
@@ -125,7 +128,9 @@ class OrderAdmin(AuditedModelAdmin):
         return False
 
     @admin.action(description="Complete the selected order (tx_hash above)", permissions=["change"])
-    def complete_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+    def complete_selected(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet[Order]
+    ) -> None:
         tx_hash = request.POST.get("tx_hash", "").strip()
         if queryset.count() != 1 or not tx_hash:
             self.message_user(
@@ -145,7 +150,7 @@ class OrderAdmin(AuditedModelAdmin):
         )
 
     @admin.action(description="Fail the selected orders", permissions=["change"])
-    def fail_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+    def fail_selected(self, request: AuthenticatedHttpRequest, queryset: QuerySet[Order]) -> None:
         self._apply(
             request,
             queryset,
@@ -155,7 +160,7 @@ class OrderAdmin(AuditedModelAdmin):
         )
 
     @admin.action(description="Cancel the selected orders", permissions=["change"])
-    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+    def cancel_selected(self, request: AuthenticatedHttpRequest, queryset: QuerySet[Order]) -> None:
         self._apply(
             request,
             queryset,
@@ -179,7 +184,7 @@ class OrderAdmin(AuditedModelAdmin):
                     request=request,
                     action=f"order.{verb}",
                     target=order,
-                    run=lambda order=order: run(order),
+                    run=partial(run, order),
                 )
             except DomainError as exc:
                 self.message_user(request, f"{order.order_id}: {exc.detail}", messages.ERROR)

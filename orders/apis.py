@@ -4,7 +4,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.permissions import MANAGE_ORDERS, RECORD_DEPOSIT, VIEW_ORDERS
+from accounts.permissions import MANAGE_ORDERS, RECORD_DEPOSIT, VIEW_ORDERS, AuthenticatedRequest
 from accounts.selectors import account_for
 from ledgerflow.api import ApiView, parse
 from ledgerflow.permissions import requires
@@ -111,7 +111,7 @@ class OrderListCreateApi(ApiView, generics.ListAPIView):
             ),
         ],
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = parse(OrderCreateSerializer, request)
         account = account_for(request.user, data["account"], right=MANAGE_ORDERS)
         order = services.create_order(
@@ -131,7 +131,7 @@ class OrderDetailApi(ApiView):
         responses={200: OrderSerializer, **problem_responses(401, 404)},
         examples=[OpenApiExample("Pending", response_only=True, value=EXAMPLE_ORDER)],
     )
-    def get(self, request: Request, order_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, order_id: str) -> Response:
         return _order_response(selectors.order_for(request.user, order_id))
 
 
@@ -154,7 +154,7 @@ class OrderCompleteApi(ApiView):
         parameters=[IDEMPOTENCY_KEY_HEADER],
         examples=[OpenApiExample("Paid", request_only=True, value={"tx_hash": EXAMPLE_TX_HASH})],
     )
-    def post(self, request: Request, order_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, order_id: str) -> Response:
         data = parse(OrderCompleteSerializer, request)
         order = selectors.order_for(request.user, order_id, right=MANAGE_ORDERS)
         return _order_response(
@@ -183,7 +183,7 @@ class OrderFailApi(ApiView):
             )
         ],
     )
-    def post(self, request: Request, order_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, order_id: str) -> Response:
         order = selectors.order_for(request.user, order_id, right=MANAGE_ORDERS)
         return _order_response(services.fail_order(actor=request.user, order_pk=order.pk))
 
@@ -206,7 +206,7 @@ class OrderCancelApi(ApiView):
             )
         ],
     )
-    def post(self, request: Request, order_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, order_id: str) -> Response:
         order = selectors.order_for(request.user, order_id, right=MANAGE_ORDERS)
         return _order_response(services.cancel_order(actor=request.user, order_pk=order.pk))
 
@@ -273,7 +273,7 @@ class DepositRecordApi(ApiView):
             ),
         ],
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = parse(DepositCreateSerializer, request)
         deposit = services.record_deposit(actor=request.user, **data)
         settled = deposit.status == Deposit.Status.SETTLED

@@ -1,7 +1,7 @@
-from ledgerflow.errors import DomainError
+from ledgerflow.errors import DomainError, ErrorCode
 
 
 class TooManyPendingOrders(DomainError):
     """The account already holds MAX_PENDING_ORDERS pending orders."""
 
-    code, title, status = "too_many_pending_orders", "Too many pending orders", 409
+    code, title, status = ErrorCode.TOO_MANY_PENDING_ORDERS, "Too many pending orders", 409

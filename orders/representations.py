@@ -11,6 +11,7 @@ def _iso(value) -> str | None:
 
 
 def order_data(order: Order) -> dict[str, Any]:
+    settlement = order.settlement if order.settlement_id else None
     return {
         "order_id": order.order_id,
         "account": order.account.public_id,
@@ -27,7 +28,7 @@ def order_data(order: Order) -> dict[str, Any]:
         "expires_at": _iso(order.expires_at),
         "created_at": _iso(order.created_at),
         "completed_at": _iso(order.completed_at),
-        "transaction": order.settlement.public_id if order.settlement_id else None,
+        "transaction": settlement.public_id if settlement is not None else None,
     }
 
 

@@ -9,6 +9,7 @@ the metric after commit.
 import re
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -20,7 +21,7 @@ from accounts.locks import lock_accounts
 from accounts.models import Account, User
 from ledger.services import minor_amount, post_settlement
 from ledgerflow import metrics
-from ledgerflow.db import retry_on_contention
+from ledgerflow.db import retry_on_contention, violated_constraint
 from ledgerflow.errors import InvalidState, NotFound, ValidationFailed
 from ledgerflow.money import to_major
 from orders.errors import TooManyPendingOrders
@@ -31,6 +32,9 @@ from orders.selectors import pending_order_count
 from webhooks.services import record_event
 
 TX_HASH = re.compile(r"0x[0-9a-f]{64}")
+# The unique indexes that keep one payment to one order: Deposit.tx_hash (`unique=True`, named
+# by PostgreSQL) and the orders' partial one (Meta). A test checks both names exist.
+TX_HASH_UNIQUE = frozenset({"orders_deposit_tx_hash_key", "orders_order_tx_hash_unique"})
 
 
 @retry_on_contention
@@ -106,7 +110,7 @@ def complete_order(*, actor: User | None, order_pk: int, tx_hash: str) -> Order:
                 "that tx_hash (credits the amount received) or fail it."
             )
             raise ValidationFailed(message, {"tx_hash": [message]})
-        amount = order.received_amount
+        amount = cast(int, order.received_amount)  # set whenever an order goes to review
     else:
         _ensure_tx_hash_free(tx_hash, order)
         amount = order.amount
@@ -189,7 +193,7 @@ def record_deposit(
                 updated_at=now,
             )
         except IntegrityError as exc:
-            if "tx_hash" not in str(exc):
+            if violated_constraint(exc) not in TX_HASH_UNIQUE:
                 raise
             raise _tx_hash_used(tx_hash, "another order") from None
         if status == Deposit.Status.SETTLED or not _confirmed(deposit):
@@ -256,7 +260,7 @@ def _settle(order: Order, *, actor: User | None, tx_hash: str, amount: int) -> N
             order, Order.Status.COMPLETED, extra_fields=["tx_hash", "settlement", "completed_at"]
         )
     except IntegrityError as exc:
-        if "tx_hash" not in str(exc):
+        if violated_constraint(exc) not in TX_HASH_UNIQUE:
             raise
         raise _tx_hash_used(tx_hash, "another order") from None
 

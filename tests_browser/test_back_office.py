@@ -77,9 +77,10 @@ def run_action(browser, row_pk: int, action: str, **fields: str) -> str:
 def make_a_busy_day(settings):
     """A little of everything the dashboard shows."""
     from ledger import services
-    from ledger.models import RiskRule, VerificationRun
+    from ledger.models import RiskRule
     from orders.models import Order
     from orders.services import create_order
+    from reporting.models import VerificationRun
     from webhooks.models import Delivery, Event, WebhookEndpoint
 
     settings.MAX_PENDING_ORDERS = 10

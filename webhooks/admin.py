@@ -1,21 +1,9 @@
 from django.contrib import admin, messages
 
+from ledgerflow.admin_site import ReadOnlyAdmin
 from ledgerflow.errors import DomainError
 from webhooks import services
 from webhooks.models import Delivery, Event, WebhookEndpoint
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """The outbox and the delivery log are history: operators inspect, services write."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WebhookEndpoint)

@@ -55,14 +55,15 @@ SECRET_NOTE = (
     "stored for an idempotent replay: a retry with the same `Idempotency-Key` answers the "
     "same status and endpoint without `secret` (rotate the secret if the first answer was lost)."
 )
-# Tells ledger.idempotency (by attribute name: webhooks imports no other app) which response
+# Tells ledgerflow.idempotency (by attribute name: webhooks imports no other app) which response
 # fields must not be kept in the idempotency record.
 UNSTORED_FIELDS = ("secret",)
 
 
 def with_secret(body: dict, status_code: int) -> Response:
     response = Response(body, status=status_code)
-    response.idempotency_omit = UNSTORED_FIELDS
+    # Read by name in ledgerflow.idempotency; DRF's Response declares no such attribute.
+    response.idempotency_omit = UNSTORED_FIELDS  # type: ignore[attr-defined]
     return response
 
 

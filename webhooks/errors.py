@@ -1,6 +1,6 @@
 """Webhook domain errors (rendered by ledgerflow.problems)."""
 
-from ledgerflow.errors import DomainError, ValidationFailed
+from ledgerflow.errors import DomainError, ErrorCode, ValidationFailed
 
 
 class EndpointUrlRefused(ValidationFailed):
@@ -11,4 +11,4 @@ class EndpointUrlRefused(ValidationFailed):
 
 
 class EndpointLimitReached(DomainError):
-    code, title, status = "limit_exceeded", "Too many webhook endpoints", 422
+    code, title, status = ErrorCode.LIMIT_EXCEEDED, "Too many webhook endpoints", 422

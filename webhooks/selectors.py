@@ -102,3 +102,16 @@ def delivery_backlog(
     )
     row["ages"] = [row.pop(name) for name in buckets]
     return row
+
+
+def outbox_state(*, now: datetime, overdue_after: timedelta) -> dict:
+    """The outbox at a metrics scrape, in one aggregate query: `pending`, `overdue` (pending
+    and due more than `overdue_after` ago), `failed` and `oldest` (created_at of the oldest
+    pending delivery)."""
+    pending = Q(status=Delivery.Status.PENDING)
+    return Delivery.objects.aggregate(
+        pending=Count("pk", filter=pending),
+        overdue=Count("pk", filter=pending & Q(next_attempt_at__lt=now - overdue_after)),
+        failed=Count("pk", filter=Q(status=Delivery.Status.FAILED)),
+        oldest=Min("created_at", filter=pending),
+    )

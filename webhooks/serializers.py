@@ -71,7 +71,9 @@ class EventSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     type = serializers.ChoiceField(choices=EVENT_TYPES)
     created_at = serializers.DateTimeField()
-    data = serializers.SerializerMethodField()
+    # The event's `data` field shadows Serializer.data in the stubs (DRF keeps declared fields
+    # apart, in _declared_fields): the field is the documented name in the API.
+    data = serializers.SerializerMethodField()  # type: ignore[assignment]
 
     def to_representation(self, event: Event) -> dict:
         # context["shown_to"] from webhooks.selectors.event_scope(viewer); without it the

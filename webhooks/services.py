@@ -366,8 +366,9 @@ def _count_on_commit(outcome: str) -> None:
 @transaction.atomic
 def retry_delivery(*, actor: Any, delivery_id: int) -> Delivery:
     """Make a failed delivery pending again (attempts kept) and enqueue it. Raises InvalidState."""
-    delivery = Delivery.objects.select_for_update().select_related("event", "endpoint")
-    delivery = delivery.get(pk=delivery_id)
+    delivery = (
+        Delivery.objects.select_for_update().select_related("event", "endpoint").get(pk=delivery_id)
+    )
     if delivery.status != Delivery.Status.FAILED:
         raise InvalidState(f"Delivery {delivery.public_id} is {delivery.status}, not failed.")
     delivery.status = Delivery.Status.PENDING

@@ -74,7 +74,9 @@ def ensure_deliverable_url(url: str) -> None:
     except (OSError, UnicodeError):
         logger.info("webhook URL refused: %r does not resolve", host)
         raise refused from None
-    private = sorted({sockaddr[0] for *_, sockaddr in infos if not is_public_address(sockaddr[0])})
+    private = sorted(
+        {str(sockaddr[0]) for *_, sockaddr in infos if not is_public_address(str(sockaddr[0]))}
+    )
     if private:
         logger.info("webhook URL refused: %r resolves to non-public %s", host, ", ".join(private))
         raise refused

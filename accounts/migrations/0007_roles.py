@@ -1,4 +1,5 @@
-"""Roles are Django groups of permissions: customer, operator, auditor, admin (README, "Roles").
+"""Roles are Django groups of permissions: customer, operator, auditor, admin
+(docs/access-control.md, "Roles").
 
 The permissions are created here if post_migrate has not made them yet (a fresh database runs
 every migration before it), under the names Django would give them; post_migrate then finds

@@ -5,7 +5,7 @@ from accounts.models import Account, Asset, User
 TEST_PASSWORD = "s3cure-Passw0rd!"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -48,7 +48,7 @@ OPERATOR_RIGHTS = (
 )
 
 
-class AssetFactory(factory.django.DjangoModelFactory):
+class AssetFactory(factory.django.DjangoModelFactory[Asset]):
     """Default assets exist after migrate; get_or_create keeps factories from duplicating them."""
 
     class Meta:
@@ -60,7 +60,7 @@ class AssetFactory(factory.django.DjangoModelFactory):
     exponent = 2
 
 
-class AccountFactory(factory.django.DjangoModelFactory):
+class AccountFactory(factory.django.DjangoModelFactory[Account]):
     """Accounts start empty: money history is made through ledger services, never here."""
 
     class Meta:

@@ -6,6 +6,8 @@ never a superuser, and never their own `is_staff`. Each test goes through the re
 change form, the way an operator would.
 """
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import Group, Permission
 
@@ -34,7 +36,7 @@ def operators_group():
 
 def change_form_data(user: User, **overrides) -> dict:
     """Every editable field of the change form as it is now, then the overrides."""
-    data = {
+    data: dict[str, Any] = {
         "email": user.email,
         "telegram_id": user.telegram_id or "",
         "locked_until_0": "",

@@ -45,7 +45,9 @@ def login(client, email, password=TEST_PASSWORD) -> dict:
 
 
 def mailed_token(message) -> str:
-    return re.search(r"token=([A-Za-z0-9_:\-]+)", message.body).group(1)
+    match = re.search(r"token=([A-Za-z0-9_:\-]+)", message.body)
+    assert match is not None, message.body
+    return match.group(1)
 
 
 def bearer(access: str) -> APIClient:

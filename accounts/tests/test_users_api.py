@@ -20,7 +20,7 @@ USERS = "/api/v1/users"
 
 
 def with_role(role: str, **fields) -> User:
-    user = UserFactory(is_staff=role != "customer", **fields)
+    user = UserFactory.create(is_staff=role != "customer", **fields)
     user.groups.add(Group.objects.get(name=role))
     return user
 
@@ -55,8 +55,9 @@ def test_the_roles_exist_with_their_rights():
 
 
 def readme_roles() -> dict[str, set[str]]:
-    """The README's "**Roles.**" table: each role and the rights its last column names."""
-    lines = (Path(settings.BASE_DIR) / "README.md").read_text(encoding="utf-8").splitlines()
+    """The "**Roles.**" table of docs/access-control.md: each role and the rights it names."""
+    path = Path(settings.BASE_DIR) / "docs" / "access-control.md"
+    lines = path.read_text(encoding="utf-8").splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("**Roles.**"))
     rows: dict[str, set[str]] = {}
     for line in lines[start:]:

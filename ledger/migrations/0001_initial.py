@@ -3,7 +3,7 @@
 import django.core.serializers.json
 import django.db.models.deletion
 import django.utils.timezone
-import ledger.models
+import ledger.models.transactions
 from django.conf import settings
 from django.db import migrations, models
 
@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
             name='Transaction',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.CharField(default=ledger.models._transaction_public_id, max_length=64, unique=True)),
+                ('public_id', models.CharField(default=ledger.models.transactions._transaction_public_id, max_length=64, unique=True)),
                 ('kind', models.CharField(choices=[('transfer', 'Transfer'), ('deposit', 'Deposit'), ('withdrawal', 'Withdrawal'), ('order_settlement', 'Order Settlement'), ('reversal', 'Reversal'), ('adjustment', 'Adjustment'), ('journal', 'Journal')], max_length=20)),
                 ('status', models.CharField(choices=[('pending', 'Pending'), ('posted', 'Posted'), ('voided', 'Voided')], default='posted', max_length=10)),
                 ('amount', models.BigIntegerField(help_text='Headline amount, minor units of `asset`.')),

@@ -7,6 +7,11 @@ with a handful of bulk statements, and commit. A single transfer is a batch of o
 path serves both. Contention is retried by `retry_on_contention` (outermost call only).
 """
 
+from ledger.services.adjustments import (
+    approve_adjustment,
+    propose_adjustment,
+    reject_adjustment,
+)
 from ledger.services.books import Books, Leg, minor_amount
 from ledger.services.movements import (
     post_deposit,
@@ -30,6 +35,7 @@ __all__ = [
     "Books",
     "Leg",
     "TransferItem",
+    "approve_adjustment",
     "expire_holds",
     "minor_amount",
     "post_batch",
@@ -39,6 +45,8 @@ __all__ = [
     "post_settlement",
     "post_transfer",
     "post_withdrawal",
+    "propose_adjustment",
+    "reject_adjustment",
     "reverse_transaction",
     "void_pending",
 ]

@@ -4,16 +4,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
 from accounts.authentication import actor_annotations, ensure_actor_may_move
 from accounts.errors import AccountInactive
 from accounts.locks import lock_accounts
 from accounts.models import Account, Asset, User
 from audit.services import record_audits
-from ledger import risk
 from ledger.config import Config, config_at, version_expression
 from ledger.errors import InsufficientFunds, LimitExceeded, UnbalancedTransaction
 from ledger.models import BalanceMonitor, Entry, Transaction
@@ -111,11 +110,15 @@ class Books:
 
     def new_transaction(self, **fields: Any) -> Transaction:
         txn = Transaction(created_by=self.actor, **fields)
-        txn.posted_entries = []  # a hold has none; post() sets them (no read before the write)
+        # posted_entries: set here and by post(), not a field (Transaction declares no such
+        # attribute for the stubs).
+        txn.posted_entries = []  # type: ignore[attr-defined]  # a hold has none; post() sets them (no read before the write)
         self.new_txns.append(txn)
         return txn
 
-    def post(self, txn: Transaction, legs: Sequence[Leg], *, operator_correction=False) -> None:
+    def post(
+        self, txn: Transaction, legs: Sequence[Leg], *, operator_correction: bool = False
+    ) -> None:
         """Post balanced `legs` as `txn`'s entries, checking funds and policies on the net."""
         missing = {leg.account_id for leg in legs} - self.accounts.keys()
         if missing:
@@ -151,7 +154,8 @@ class Books:
             )
         self.entries.extend(entries)
         self.dirty.update(net)
-        txn.posted_entries = entries  # the representation uses these instead of re-reading
+        # The representation uses these instead of re-reading (not a field: see above).
+        txn.posted_entries = entries  # type: ignore[attr-defined]
         event = "transaction.reversed" if txn.reverses_id else "transaction.posted"
         self.events.append((event, txn, sorted(net)))
 
@@ -181,9 +185,12 @@ class Books:
 
     def release(self, txn: Transaction) -> None:
         """Give back what `txn` holds (before posting part of it, or voiding it)."""
-        source, target = self.accounts[txn.hold_from_id], self.accounts[txn.hold_to_id]
-        source.pending_debits -= txn.held_amount
-        target.pending_credits -= txn.held_amount
+        # Every hold has all three (nullable for the other statuses).
+        held = cast(int, txn.held_amount)
+        source = self.accounts[cast(int, txn.hold_from_id)]
+        target = self.accounts[cast(int, txn.hold_to_id)]
+        source.pending_debits -= held
+        target.pending_credits -= held
         self.dirty.update((source.pk, target.pk))
         if txn.pk and txn not in self.changed_txns:
             self.changed_txns.append(txn)
@@ -213,7 +220,7 @@ class Books:
 
     @staticmethod
     def _over_max(account: Account) -> LimitExceeded:
-        ceiling = money_text(account.max_balance, account.asset)
+        ceiling = money_text(cast(int, account.max_balance), account.asset)  # only when set
         return LimitExceeded(
             f"Account {account.public_id} would exceed its maximum balance of {ceiling}.",
             rule="max_balance",
@@ -260,22 +267,29 @@ class Books:
         # every transfer a risk rule sent to review, in the same transaction as the money
         # (once the transactions have their ids).
         staff = self.actor is not None and self.actor.is_staff
+        audits: list[tuple[str, models.Model | None, dict[str, Any] | None, dict[str, Any] | None]]
         audits = [
             (f"money.{txn.kind}.{event_type.rpartition('.')[2]}", txn, None, data[id(txn)])
             for event_type, txn, _ in self.events
-            if staff or txn.hold_reason == risk.REVIEW
+            if staff or txn.hold_reason == Transaction.HoldReason.REVIEW
         ]
         if audits:
-            batch.after_flush.append(lambda: record_audits(self.actor, audits))
+
+            def write_audits() -> None:
+                record_audits(self.actor, audits)
+
+            batch.after_flush.append(write_audits)
         if not deferred:
             batch.flush()
         self._count()
 
-    def _monitor_events(self) -> list[tuple[str, dict[str, Any], list[Account], dict]]:
+    def _monitor_events(
+        self,
+    ) -> list[tuple[str, dict[str, Any], list[Account], dict[int, list[int]]]]:
         moved = [pk for pk in sorted(self.dirty) if self.accounts[pk].balance != self.opening[pk]]
         if not moved:
             return []
-        crossings = []
+        crossings: list[tuple[str, dict[str, Any], list[Account], dict[int, list[int]]]] = []
         for monitor in self.config.monitors_of(moved):
             account = self.accounts[monitor.account_id]
             before, after = self.opening[account.pk], account.balance

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -14,7 +14,7 @@ from accounts.models import Account, User
 from accounts.permissions import TRANSFER_ANY, VIEW_ACCOUNTS
 from ledger import risk
 from ledger.errors import AssetMismatch
-from ledger.models import Transaction
+from ledger.models import RiskRule, Transaction
 from ledger.services.books import Books, Leg, lock_books, minor_amount
 from ledgerflow import metrics
 from ledgerflow.db import retry_on_contention
@@ -55,7 +55,7 @@ class TransferItem:
 
 def open_books(
     actor: User | None, items: Sequence[TransferItem], *, deferrable: bool = False
-) -> tuple[Books, dict[int, list], list[tuple[int | None, int | None]]]:
+) -> tuple[Books, dict[int, list[RiskRule]], list[tuple[int | None, int | None]]]:
     """Lock every account the items name — by id or public id, in one statement that also
     reads the configuration version — then the users of any per-user rule (the last lock).
     Returns the books, the rules by source, and each item's (source, target) primary keys:
@@ -77,7 +77,8 @@ def open_books(
         pk = by_public_id.get(item.from_account)
         owner = books.accounts[pk].owner_id if pk else None
         # Someone else's account is as unknown as a missing one (404, never 403).
-        return pk if (owner == actor.pk or may_move_any) else None
+        # A source by public id comes with an actor (the API's caller).
+        return pk if (owner == cast(User, actor).pk or may_move_any) else None
 
     pairs = [
         (
@@ -87,7 +88,7 @@ def open_books(
         for item in items
     ]
     # Risk rules watch customer money leaving; system accounts are the operator's own.
-    sources = {source for source, _ in pairs} & books.accounts.keys()
+    sources = {source for source, _ in pairs if source is not None} & books.accounts.keys()
     rules = {
         pk: books.config.rules_for(books.accounts[pk])
         for pk in sorted(sources)
@@ -113,7 +114,7 @@ def debit(
     source: Account,
     target: Account,
     amount: Decimal,
-    rules: dict[int, list],
+    rules: dict[int, list[RiskRule]],
     usage: risk.BatchUsage,
     reference: str = "",
     category: str = "",
@@ -140,7 +141,9 @@ def debit(
         metadata=metadata or {},
     )
     if decision == risk.REVIEW:
-        txn.hold_reason = risk.REVIEW  # waits for an operator; it does not expire on its own
+        txn.hold_reason = (
+            Transaction.HoldReason.REVIEW
+        )  # waits for an operator; it does not expire on its own
         books.hold(txn, source, target, minor)
     elif pending:
         txn.expires_at = _hold_expiry(expires_at)
@@ -254,7 +257,14 @@ def _lock_hold(transaction_id: int) -> tuple[Transaction, Books]:
         raise NotFound("No such transaction.")
     if txn.status != Transaction.Status.PENDING:
         raise InvalidState(f"Only pending transactions can be settled; this one is {txn.status}.")
-    return txn, lock_books(None, [txn.hold_from_id, txn.hold_to_id])
+    source, target, _ = _hold_of(txn)
+    return txn, lock_books(None, [source, target])
+
+
+def _hold_of(txn: Transaction) -> tuple[int, int, int]:
+    """(source pk, target pk, minor units held) of a pending transaction: every hold has them
+    (the columns are nullable for the other statuses)."""
+    return cast(int, txn.hold_from_id), cast(int, txn.hold_to_id), cast(int, txn.held_amount)
 
 
 @retry_on_contention
@@ -268,27 +278,29 @@ def post_pending(*, actor: User, transaction_id: int, amount: Decimal | None = N
     """
     txn, books = _lock_hold(transaction_id)
     if (
-        txn.hold_reason != risk.REVIEW  # review holds wait for their operator, however long
+        txn.hold_reason
+        != Transaction.HoldReason.REVIEW  # review holds wait for their operator, however long
         and txn.expires_at is not None
         and txn.expires_at <= timezone.now()
     ):
         raise InvalidState(
             f"This hold expired at {txn.expires_at.isoformat()}; it can only be voided now."
         )
-    if txn.hold_reason == risk.REVIEW and txn.created_by_id == actor.pk:
+    if txn.hold_reason == Transaction.HoldReason.REVIEW and txn.created_by_id == actor.pk:
         raise PermissionDenied(
             "Nobody approves a hold under review that they started: ask another operator."
         )
     books.actor = actor
-    minor = txn.held_amount if amount is None else minor_amount(amount, txn.asset)
-    if minor > txn.held_amount:
+    source, target, held = _hold_of(txn)
+    minor = held if amount is None else minor_amount(amount, txn.asset)
+    if minor > held:
         raise ValidationFailed(
             f"Cannot post {money_text(minor, txn.asset)}: the hold is "
-            f"{money_text(txn.held_amount, txn.asset)}.",
+            f"{money_text(held, txn.asset)}.",
             {"amount": ["At most the held amount."]},
         )
     books.release(txn)
-    books.post(txn, [Leg(txn.hold_from_id, -minor), Leg(txn.hold_to_id, minor)])
+    books.post(txn, [Leg(source, -minor), Leg(target, minor)])
     txn.status, txn.amount = Transaction.Status.POSTED, minor
     books.write()
     metrics.HOLDS.labels(outcome="posted").inc()
@@ -307,7 +319,8 @@ def void_pending(*, actor: User | None, transaction_id: int, reason: str = "") -
     books.actor = actor if actor is not None and actor.pk else None
     books.release(txn)
     txn.status = Transaction.Status.VOIDED
-    books.events.append(("transaction.voided", txn, [txn.hold_from_id, txn.hold_to_id]))
+    source, target, _ = _hold_of(txn)
+    books.events.append(("transaction.voided", txn, [source, target]))
     books.write()
     metrics.HOLDS.labels(outcome=reason or "voided").inc()
     return txn
@@ -322,7 +335,7 @@ def expire_holds(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     due = (
         Transaction.objects.filter(status=Transaction.Status.PENDING, expires_at__lte=now)
-        .exclude(hold_reason=risk.REVIEW)
+        .exclude(hold_reason=Transaction.HoldReason.REVIEW)
         .values_list("pk", flat=True)
     )
     expired = 0

@@ -11,10 +11,12 @@ from accounts.models import Account, Asset
 from accounts.services import system_account
 from accounts.tests.factories import UserFactory
 from audit.models import AuditLog
-from ledger import adjustments, reporting, services
+from ledger import services
 from ledger.models import AdjustmentRequest, BalanceMonitor, Entry, RiskRule, Transaction
+from ledger.services import adjustments
 from ledgerflow.errors import InvalidState, PermissionDenied
 from ledgerflow.errors import ValidationFailed as Invalid
+from reporting import services as reporting
 
 pytestmark = pytest.mark.django_db
 
@@ -466,11 +468,18 @@ def test_balance_monitor_is_editable_and_audited(admin_client, account):
 
 
 @pytest.mark.parametrize(
-    "model", ["idempotencykey", "balancesnapshot", "export", "verificationrun", "holdunderreview"]
+    "model",
+    [
+        "ledger/idempotencykey",
+        "reporting/balancesnapshot",
+        "reporting/export",
+        "reporting/verificationrun",
+        "ledger/holdunderreview",
+    ],
 )
 def test_reporting_rows_are_read_only(admin_client, model):
-    assert admin_client.get(f"/admin/ledger/{model}/").status_code == 200
-    assert admin_client.get(f"/admin/ledger/{model}/add/").status_code == 403
+    assert admin_client.get(f"/admin/{model}/").status_code == 200
+    assert admin_client.get(f"/admin/{model}/add/").status_code == 403
 
 
 # --- the account page ------------------------------------------------------------------------

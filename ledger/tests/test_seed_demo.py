@@ -6,11 +6,12 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Account, User
-from ledger.models import BalanceMonitor, Entry, RiskRule, Transaction, VerificationRun
+from ledger.models import BalanceMonitor, Entry, RiskRule, Transaction
 from ledger.verification import verify_ledger
 from ledgerflow.admin_site import dashboard_figures
 from orders.models import Deposit, Order
 from orders.services import cancel_order
+from reporting.models import VerificationRun
 from webhooks.models import Delivery, Event, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db

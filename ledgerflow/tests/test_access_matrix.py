@@ -44,11 +44,12 @@ from accounts.permissions import (
 from accounts.services import create_api_key, revoke_api_key
 from accounts.tests.factories import OPERATOR_RIGHTS, TEST_PASSWORD, UserFactory
 from conftest import client_for
-from ledger.models import Entry, Export, RiskRule, Transaction
-from ledger.reporting import build_export, request_export
+from ledger.models import Entry, RiskRule, Transaction
 from ledger.services import TransferItem, post_batch
 from orders.models import Order
 from orders.services import create_order
+from reporting.models import Export
+from reporting.services import build_export, request_export
 from webhooks.models import Delivery, WebhookEndpoint
 from webhooks.selectors import VIEW_EVENTS
 from webhooks.services import create_endpoint
@@ -60,8 +61,8 @@ pytestmark = pytest.mark.django_db
 class World:
     """A customer's funded account, a second customer's account, and their open objects."""
 
-    account: object
-    other: object
+    account: Account
+    other: Account
     hold: Transaction
     review: Transaction
     posted: Transaction
@@ -98,7 +99,7 @@ class Case:
     right: str
     method: str
     path: str  # formatted with the world
-    body: dict | None
+    body: dict | str | None  # a body, or the name of one _body builds
     ok: int
     denied_staff: int  # for staff without the right (the endpoint is theirs, the object isn't)
     denied_customer: int
@@ -152,6 +153,7 @@ def _body(case: Case, w: World):
         }
     if case.body is None:
         return None
+    assert isinstance(case.body, dict), f"no body named {case.body!r}"
     return {k: v.format(a=w.account.public_id) for k, v in case.body.items()}
 
 
@@ -275,13 +277,13 @@ def test_inactive_staff_key_holder_has_no_rights(world):
 class Objects:
     """Customer A's objects, a customer B, an operator and an auditor, and their clients."""
 
-    a: object
-    b: object
-    operator: object
-    auditor: object
-    account: object  # A's, funded
-    account2: object  # A's second account
-    b_account: object  # B's
+    a: User
+    b: User
+    operator: User
+    auditor: User
+    account: Account  # A's, funded
+    account2: Account  # A's second account
+    b_account: Account  # B's
     hold: Transaction  # pending A -> A2
     posted: Transaction  # posted A -> A2
     order: Order

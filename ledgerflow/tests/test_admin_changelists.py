@@ -13,17 +13,13 @@ from accounts.models import Asset
 from accounts.services import create_api_key
 from accounts.tests.factories import AccountFactory, UserFactory
 from audit.services import record_audit
-from ledger import adjustments, reporting, services
-from ledger.models import (
-    BalanceMonitor,
-    Entry,
-    Export,
-    IdempotencyKey,
-    RiskRule,
-    VerificationRun,
-)
+from ledger import services
+from ledger.models import BalanceMonitor, Entry, IdempotencyKey, RiskRule
+from ledger.services import adjustments
 from ledgerflow.admin_site import EstimatedCountPaginator, estimated_row_count
 from orders.services import create_order
+from reporting import services as reporting
+from reporting.models import Export, VerificationRun
 
 pytestmark = pytest.mark.django_db
 serial = count()
@@ -113,7 +109,7 @@ def records(staff, n):  # idempotency keys, exports, verification runs, API keys
 CHANGELISTS = [
     ("/admin/ledger/transaction/", deposits),
     ("/admin/ledger/entry/", deposits),
-    ("/admin/ledger/balancesnapshot/", deposits),
+    ("/admin/reporting/balancesnapshot/", deposits),
     ("/admin/accounts/account/", deposits),
     ("/admin/accounts/user/", deposits),
     ("/admin/orders/order/", orders),
@@ -124,8 +120,8 @@ CHANGELISTS = [
     ("/admin/ledger/riskrule/", risk_rules),
     ("/admin/ledger/balancemonitor/", risk_rules),
     ("/admin/ledger/idempotencykey/", records),
-    ("/admin/ledger/export/", records),
-    ("/admin/ledger/verificationrun/", records),
+    ("/admin/reporting/export/", records),
+    ("/admin/reporting/verificationrun/", records),
     ("/admin/accounts/apikey/", records),
 ]
 

@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from ledger import services
-from ledger.models import RiskRule, Transaction, VerificationRun
+from ledger.models import RiskRule, Transaction
 from ledgerflow.admin_site import dashboard_figures
 from orders.services import create_order
+from reporting.models import VerificationRun
 from webhooks.models import Delivery, Event, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db

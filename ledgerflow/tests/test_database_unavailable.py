@@ -39,13 +39,17 @@ def terminate_our_backend() -> None:
     """Have PostgreSQL end this process's connection, from a second connection."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
+        row = cursor.fetchone()
+    assert row is not None
+    pid = row[0]
     params = connection.get_connection_params()
     params.pop("cursor_factory", None)
     params.pop("context", None)
     params.pop("prepare_threshold", None)
     with psycopg.connect(**params, autocommit=True) as admin:
-        assert admin.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone()[0]
+        terminated = admin.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone()
+        assert terminated
+        assert terminated[0]
 
 
 def books():

@@ -58,7 +58,7 @@ def default_of(value: str, name: str) -> str:
 
 def locked(path: Path) -> dict[str, str]:
     """name -> version of a uv/pip-compile lock; asserts every pin carries a hash."""
-    pins = {}
+    pins: dict[str, str] = {}
     for block in re.split(r"\n(?=[A-Za-z0-9])", path.read_text()):
         match = re.match(r"([A-Za-z0-9._-]+)==([^\s;\\]+)", block)
         if match:
@@ -200,8 +200,11 @@ def test_env_example_explains_num_proxies_and_the_metrics_token():
 
 def image_requirements() -> Path:
     """The lock file the Dockerfile installs by default (ARG REQUIREMENTS)."""
-    default = re.search(r"^ARG REQUIREMENTS=(\S+)$", DOCKERFILE, re.MULTILINE).group(1)
-    install = re.search(r"^RUN pip install (.*)$", DOCKERFILE, re.MULTILINE).group(1)
+    default_arg = re.search(r"^ARG REQUIREMENTS=(\S+)$", DOCKERFILE, re.MULTILINE)
+    install_run = re.search(r"^RUN pip install (.*)$", DOCKERFILE, re.MULTILINE)
+    assert default_arg
+    assert install_run
+    default, install = default_arg.group(1), install_run.group(1)
     assert "--require-hashes" in install
     assert re.search(r"^COPY \$\{REQUIREMENTS\} /tmp/requirements.txt$", DOCKERFILE, re.M)
     assert "-r /tmp/requirements.txt" in install

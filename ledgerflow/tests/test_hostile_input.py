@@ -170,8 +170,8 @@ def attacks(method: str, route: str, o: Objects, other_asset: str) -> Iterator[A
 
     if method == "get":
         for name in _query_params(op):
-            for value in _query_values(name):
-                yield Attack(f"?{name}={value[:20]!r}", path, query={name: value})
+            for query_value in _query_values(name):
+                yield Attack(f"?{name}={query_value[:20]!r}", path, query={name: query_value})
         return
 
     fields = _body_fields(op)
@@ -233,7 +233,7 @@ def _judge(response, attack: Attack, baseline: int, before, after) -> str | None
     refused = attack.expect is not None and status not in attack.expect and status != 429
     if refused and baseline < 300:
         if attack.expect or status < 400:  # an empty set: anything but success
-            return f"{status}, expected one of {sorted(attack.expect) or '4xx'}"
+            return f"{status}, expected one of {sorted(attack.expect or ()) or '4xx'}"
     return None
 
 
@@ -249,7 +249,7 @@ def _rolled_back(client, method: str, attack: Attack, o: Objects):
 @pytest.fixture
 def other_asset(objects) -> str:
     """A funded EUR account of customer A: an id of the right shape in the wrong asset."""
-    account = AccountFactory(owner=objects.a, asset__code="EUR")
+    account = AccountFactory.create(owner=objects.a, asset__code="EUR")
     post_deposit(actor=objects.operator, account_id=account.pk, amount=Decimal("1"))
     return account.public_id
 

@@ -23,7 +23,7 @@ def deep(levels: int) -> dict:
 
 
 # As JSON text: json.dumps writes NUL and lone surrogates as the escapes a client would send.
-BAD = {
+BAD: dict[str, object] = {
     "a list": [1, 2],
     "a string": "x",
     "null": None,

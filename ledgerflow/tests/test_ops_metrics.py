@@ -281,6 +281,7 @@ def free_port() -> int:
 def dockerfile_healthcheck() -> list[str]:
     dockerfile = (ROOT / "Dockerfile").read_text()
     match = re.search(r"^HEALTHCHECK .*\\\n\s+CMD (\[.*\])$", dockerfile, re.MULTILINE)
+    assert match, dockerfile
     command = json.loads(match.group(1))
     assert command[0] == "python"
     return [sys.executable, *command[1:]]

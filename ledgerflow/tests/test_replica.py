@@ -18,10 +18,10 @@ import pytest
 from django.db import connections, transaction
 from django.test.utils import CaptureQueriesContext
 
-from ledger import reporting
-from ledger.reporting_models import Export
 from ledgerflow import routers
 from ledgerflow.routers import REPLICA, read_replica
+from reporting import selectors, services
+from reporting.models import Export
 
 pytestmark = [
     pytest.mark.postgres,
@@ -145,7 +145,7 @@ def test_a_lagging_standby_serves_old_totals_and_past_the_limit_the_primary_does
 
 def test_snapshots_are_read_on_the_replica(standby, funded, customer, customer_client):
     a = funded(customer, "10.00")
-    assert reporting.take_snapshots() >= 1
+    assert services.take_snapshots() >= 1
     wait_until_replayed()
 
     with (
@@ -169,7 +169,7 @@ def test_export_rows_are_read_on_the_replica(standby, funded, customer, file_sto
         CaptureQueriesContext(connections[REPLICA]) as on_replica,
         CaptureQueriesContext(connections["default"]) as on_primary,
     ):
-        reporting.build_export(export_id=export.pk)
+        services.build_export(export_id=export.pk)
 
     export.refresh_from_db()
     assert (export.status, export.row_count) == (Export.Status.COMPLETED, 1)
@@ -219,8 +219,8 @@ def test_inside_a_transaction_reporting_reads_use_the_primary(standby, funded, c
 
     with CaptureQueriesContext(connections[REPLICA]) as on_replica, transaction.atomic():
         assert read_replica() == "default"
-        summary = reporting.summary_of(a, since=None, until=None)
-        assert reporting.snapshots_of(a).db == "default"
+        summary = selectors.summary_of(a, since=None, until=None)
+        assert selectors.snapshots_of(a).db == "default"
 
     assert summary.total.money_in == 1000
     assert on_replica.captured_queries == []

@@ -129,7 +129,8 @@ class Process:
 
         def seen() -> bool:
             if not self.alive():
-                raise AssertionError(f"{self.name} exited ({self.popen.returncode})\n{self.logs()}")
+                code = self.popen.returncode if self.popen is not None else None
+                raise AssertionError(f"{self.name} exited ({code})\n{self.logs()}")
             return needle.encode() in self.log.read_bytes()[after:]
 
         wait_until(seen, timeout=timeout, what=f"{self.name} to log {needle!r}", logs=self.logs)
@@ -153,7 +154,7 @@ class Process:
 
     def stop(self, timeout: float = 10) -> None:
         """SIGTERM, then SIGKILL of the group if it is still there after `timeout` seconds."""
-        if self.alive():
+        if self.popen is not None and self.alive():
             self.signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=timeout)
@@ -177,6 +178,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
     def start(self) -> "RedisServer":
+        assert REDIS_SERVER is not None  # __init__ skipped the test otherwise
         argv = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"]
         argv += ["--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
         self.starts += 1
@@ -254,11 +256,13 @@ class AmqpVhost:
         return f"{AMQP_BASE}/{self.name}"
 
     def _ctl(self, *args: str) -> None:
+        assert RABBITMQCTL is not None  # __init__ skipped the test otherwise
         done = subprocess.run([RABBITMQCTL, *args], capture_output=True, timeout=60)
         if done.returncode:
             pytest.skip(f"rabbitmqctl {args[0]} failed: {done.stderr.decode()[-300:]}")
 
     def delete(self) -> None:
+        assert RABBITMQCTL is not None
         subprocess.run([RABBITMQCTL, "delete_vhost", self.name], capture_output=True, timeout=60)
 
 
@@ -314,7 +318,7 @@ class Stack:
         return self.web
 
     def _healthy(self) -> bool:
-        if not self.web.alive():
+        if self.web is None or not self.web.alive():
             raise AssertionError(f"gunicorn exited\n{self.logs()}")
         try:
             return self.session.get(f"{self.url}/health", timeout=2).status_code == 200

@@ -26,12 +26,13 @@ from accounts.models import Account
 from accounts.tests.factories import UserFactory
 from ledger import tasks as ledger_tasks
 from ledger.models import Transaction
-from ledger.reporting import take_snapshots
-from ledger.reporting_models import BalanceSnapshot, Export
 from ledger.services import TransferItem, post_batch
 from orders import tasks as order_tasks
 from orders.models import Order
 from orders.services import create_order
+from reporting import tasks as reporting_tasks
+from reporting.models import BalanceSnapshot, Export
+from reporting.services import take_snapshots
 from tests.faults.conftest import _point_celery_at
 from tests.faults.ledger_checks import assert_money_conserved, asset_totals
 from webhooks import tasks as webhook_tasks
@@ -46,9 +47,9 @@ HOUR = timedelta(hours=1)
 BEAT_TASKS = [
     order_tasks.expire_orders,
     ledger_tasks.expire_holds,
-    ledger_tasks.requeue_exports,
+    reporting_tasks.requeue_exports,
     webhook_tasks.requeue_deliveries,
-    ledger_tasks.take_snapshots,
+    reporting_tasks.take_snapshots,
 ]
 
 

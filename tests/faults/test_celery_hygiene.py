@@ -52,7 +52,7 @@ def test_a_delivery_is_killed_before_its_lease_ends():
 
 def test_an_export_is_killed_before_another_run_may_take_it_over():
     """A dead worker's `running` export waits out its lease, never a live build's."""
-    from ledger.reporting import EXPORT_LEASE
+    from reporting.services import EXPORT_LEASE
 
     task = app.tasks["ledger.tasks.run_export"]
     assert task.time_limit < EXPORT_LEASE.total_seconds() <= task.time_limit + 120

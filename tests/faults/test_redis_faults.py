@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.models import Export
+from reporting.models import Export
 from tests.faults.conftest import subscribe, wait_until
 from webhooks.models import Delivery
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from ledger.models import Export
+from reporting.models import Export
 from tests.faults.conftest import subscribe, wait_until
 from tests.faults.test_redis_faults import delivered_transactions, transfer
 from webhooks.models import Delivery

@@ -162,9 +162,9 @@ def prepare_data(env: dict[str, str]) -> dict[str, Caller]:
     from accounts.authentication import token_pair_for
     from accounts.models import User
     from accounts.services import create_api_key, open_account
-    from ledger import reporting
     from ledger.services import post_deposit, post_transfer
     from orders.services import create_order
+    from reporting import services as reporting
     from webhooks.models import Delivery
     from webhooks.services import create_endpoint
 

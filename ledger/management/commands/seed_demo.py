@@ -19,11 +19,12 @@ from django.test import override_settings
 from accounts.models import Account, Asset, User
 from accounts.services import open_account
 from ledger.models import BalanceMonitor, RiskRule, Transaction
-from ledger.reporting import latest_verification, record_verification
 from ledger.services import post_deposit, post_transfer, post_withdrawal
 from ledgerflow.errors import DomainError
 from orders.models import Order
 from orders.services import create_order, record_deposit
+from reporting.selectors import latest_verification
+from reporting.services import record_verification
 from webhooks.models import WebhookEndpoint
 from webhooks.services import create_endpoint
 
@@ -177,7 +178,7 @@ class Command(BaseCommand):
             )
             self.changed = True
         in_review = Transaction.objects.filter(
-            status=Transaction.Status.PENDING, hold_reason="review"
+            status=Transaction.Status.PENDING, hold_reason=Transaction.HoldReason.REVIEW
         )
         if rule.is_active and not in_review.exists():
             self._try(
