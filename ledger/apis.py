@@ -65,17 +65,8 @@ def _created(request: AuthenticatedRequest, txn) -> Response:
 def _transfer_item(request: Request, raw: object) -> services.TransferItem:
     """A transfer as the client named it: the service resolves and scopes the public ids in
     the statement that locks the accounts (someone else's source is 404 there)."""
-    data = parse(TransferCreateSerializer, request, data=raw)
-    return services.TransferItem(
-        from_account=data["from_account"],
-        to_account=data["to_account"],
-        amount=data["amount"],
-        reference=data["reference"],
-        category=data["category"],
-        metadata=data["metadata"],
-        pending=data["pending"],
-        expires_at=data["expires_at"],
-    )
+    # The serializer's fields are the item's (public ids for the accounts).
+    return services.TransferItem(**parse(TransferCreateSerializer, request, data=raw))
 
 
 def _settleable_hold(request: AuthenticatedRequest, transaction_id: str):

@@ -102,22 +102,25 @@ def post_withdrawal(
     Raises AccountInactive, InsufficientFunds, LimitExceeded.
     """
     account, world = _with_system_account(account_id, Account.System.WORLD)
-    books, rules, _ = open_books(
-        actor, [TransferItem(from_account_id=account.pk, to_account_id=world.pk)]
+    item = TransferItem(
+        from_account_id=account.pk,
+        to_account_id=world.pk,
+        amount=amount,
+        reference=reference,
+        category=category,
+        metadata=metadata or {},
     )
+    books, rules, _ = open_books(actor, [item])
     accounts = books.accounts
     try:
         txn = debit(
             books,
+            item,
             kind=Transaction.Kind.WITHDRAWAL,
             source=accounts[account.pk],
             target=accounts[world.pk],
-            amount=amount,
             rules=rules,
             usage=risk.BatchUsage(),
-            reference=reference,
-            category=category,
-            metadata=metadata,
         )
     except DomainError as exc:
         metrics.TRANSFERS.labels(kind=Transaction.Kind.WITHDRAWAL, outcome=exc.code).inc()

@@ -109,26 +109,22 @@ def _hold_expiry(item_expires_at: datetime | None) -> datetime:
 
 def debit(
     books: Books,
+    item: TransferItem,
     *,
     kind: str,
     source: Account,
     target: Account,
-    amount: Decimal,
     rules: dict[int, list[RiskRule]],
     usage: risk.BatchUsage,
-    reference: str = "",
-    category: str = "",
-    metadata: dict[str, Any] | None = None,
-    pending: bool = False,
-    expires_at: datetime | None = None,
 ) -> Transaction:
-    """Move `amount` from `source` to `target` now, or hold it (asked for, or sent to review)."""
+    """Move the item's amount from `source` to `target` (its accounts, resolved and locked by
+    `open_books`) now, or hold it (asked for, or sent to review)."""
     if source.asset_id != target.asset_id:
         raise AssetMismatch(
             f"{source.public_id} holds {source.asset.code}, "
             f"{target.public_id} holds {target.asset.code}."
         )
-    minor = minor_amount(amount, source.asset)
+    minor = minor_amount(item.amount, source.asset)
     decision = risk.evaluate(
         source=source, amount=minor, rules=rules.get(source.pk, []), usage=usage
     )
@@ -136,17 +132,17 @@ def debit(
         kind=kind,
         asset=source.asset,
         amount=minor,
-        reference=reference,
-        category=category,
-        metadata=metadata or {},
+        reference=item.reference,
+        category=item.category,
+        metadata=item.metadata,
     )
     if decision == risk.REVIEW:
         txn.hold_reason = (
             Transaction.HoldReason.REVIEW
         )  # waits for an operator; it does not expire on its own
         books.hold(txn, source, target, minor)
-    elif pending:
-        txn.expires_at = _hold_expiry(expires_at)
+    elif item.pending:
+        txn.expires_at = _hold_expiry(item.expires_at)
         books.hold(txn, source, target, minor)
     else:
         books.post(txn, [Leg(source.pk, -minor), Leg(target.pk, minor)])
@@ -193,17 +189,12 @@ def _post_batch(actor: User, items: Sequence[TransferItem]) -> list[Transaction]
             txns.append(
                 debit(
                     books,
+                    item,
                     kind=Transaction.Kind.TRANSFER,
                     source=accounts[source],
                     target=accounts[target],
-                    amount=item.amount,
                     rules=rules,
                     usage=usage,
-                    reference=item.reference,
-                    category=item.category,
-                    metadata=item.metadata,
-                    pending=item.pending,
-                    expires_at=item.expires_at,
                 )
             )
         except DomainError as exc:
@@ -221,26 +212,18 @@ def post_transfer(
     from_account_id: int,
     to_account_id: int,
     amount: Decimal,
-    reference: str = "",
-    category: str = "",
-    metadata: dict[str, Any] | None = None,
-    pending: bool = False,
-    expires_at: datetime | None = None,
+    **options: Any,
 ) -> Transaction:
     """Move `amount` between two accounts of one asset, or hold it (`pending`, or review).
+
+    `options` are the other fields of a TransferItem (reference, category, metadata,
+    pending, expires_at): a transfer is a batch of one.
 
     Raises ValidationFailed (same account, bad amount), NotFound, AccountInactive,
     AssetMismatch, InsufficientFunds, LimitExceeded.
     """
     item = TransferItem(
-        from_account_id=from_account_id,
-        to_account_id=to_account_id,
-        amount=amount,
-        reference=reference,
-        category=category,
-        metadata=metadata or {},
-        pending=pending,
-        expires_at=expires_at,
+        from_account_id=from_account_id, to_account_id=to_account_id, amount=amount, **options
     )
     return post_batch(actor=actor, items=[item])[0]
 
