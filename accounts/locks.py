@@ -1,13 +1,10 @@
-"""Row-lock helpers.
-
-Lock order everywhere: Order -> Transaction -> Account (ascending pk) -> User (risk rules);
-an idempotency record is written last, with the effect (ledgerflow/idempotency.py).
-"""
+"""Row locks on accounts, users and refresh tokens (the order: ledgerflow/locks.py)."""
 
 from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Q
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.models import Account, User
 
@@ -46,3 +43,8 @@ def lock_users(ids: Iterable[int]) -> dict[int, User]:
 def lock_user(user_id: int) -> User | None:
     """Lock one user's row (login lockout counts), or None if gone."""
     return lock_users([user_id]).get(user_id)
+
+
+def lock_refresh_token(jti: str) -> OutstandingToken:
+    """Lock a refresh token's row (locked alone: two uses of one token rotate it once)."""
+    return OutstandingToken.objects.select_for_update().get(jti=jti)

@@ -31,7 +31,7 @@ from accounts.errors import (
     TokenExpired,
     UnknownAsset,
 )
-from accounts.locks import lock_accounts, lock_user
+from accounts.locks import lock_accounts, lock_refresh_token, lock_user
 from accounts.models import Account, ApiKey, Asset, LoginFailure, User
 from accounts.permissions import CHANGE_ACCOUNTS
 from accounts.tokens import GENERATION_CLAIM, new_refresh_token
@@ -178,8 +178,7 @@ def _outstanding(token: RefreshToken, *, lock: bool = False) -> OutstandingToken
             "expires_at": datetime_from_epoch(token["exp"]),
         },
     )
-    rows = OutstandingToken.objects.filter(jti=jti)
-    return (rows.select_for_update() if lock else rows).get()
+    return lock_refresh_token(jti) if lock else OutstandingToken.objects.get(jti=jti)
 
 
 @retry_on_contention

@@ -1,6 +1,6 @@
 """Every write to orders.
 
-Lock order (accounts/locks.py): the Order row first, then accounts. Creation locks only the
+Lock order (ledgerflow/locks.py): the Order row first, then accounts. Creation locks only the
 account row; transitions lock the order row and, when money moves, `post_settlement` then
 locks the accounts. Each transition records its event in the same transaction and counts
 the metric after commit.
@@ -26,6 +26,7 @@ from ledgerflow.errors import InvalidState, NotFound, ValidationFailed
 from ledgerflow.money import to_major
 from orders.errors import TooManyPendingOrders
 from orders.ids import normalize_order_id, order_id_for
+from orders.locks import lock_expired_order, lock_order
 from orders.models import Deposit, Order
 from orders.representations import order_data
 from orders.selectors import pending_order_count
@@ -312,15 +313,7 @@ def expire_orders(*, now: datetime | None = None) -> int:
 @retry_on_contention
 @transaction.atomic
 def _expire_one(*, order_pk: int, now: datetime) -> int:
-    # The conditions are on the locked row itself, not in a subquery: PostgreSQL re-checks a
-    # row's own conditions on its newest version after waiting for or taking the lock, but a
-    # subquery keeps the statement's snapshot, so a concurrent run's expiry would pass it.
-    order = (
-        Order.objects.select_for_update(of=("self",), skip_locked=True)
-        .select_related("account", "asset")
-        .filter(pk=order_pk, status=Order.Status.PENDING, expires_at__lte=now)
-        .first()
-    )
+    order = lock_expired_order(order_pk, now)
     if order is None:  # completed, cancelled, expired or being worked on meanwhile
         return 0
     # A new statement, so it sees deposits committed before we took the lock.
@@ -347,12 +340,7 @@ def _lock_order(
     check: bool = True,
 ) -> Order:
     """The order, row-locked; InvalidState unless its status is `allowed` (when `check`)."""
-    order = (
-        Order.objects.select_for_update(of=("self",))
-        .select_related("account", "asset")
-        .filter(pk=order_pk)
-        .first()
-    )
+    order = lock_order(order_pk)
     if order is None:
         raise NotFound("No such order.")
     if check and order.status not in allowed:

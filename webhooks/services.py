@@ -26,6 +26,7 @@ from ledgerflow.permissions import has_right
 from ledgerflow.writes import WriteBatch
 from webhooks import tasks
 from webhooks.errors import EndpointLimitReached
+from webhooks.locks import claim_delivery, lock_delivery, lock_pending_delivery, overdue_deliveries
 from webhooks.models import EVENT_TYPES, Delivery, Event, WebhookEndpoint, new_endpoint_secret
 from webhooks.representations import event_data
 from webhooks.selectors import VIEW_EVENTS
@@ -289,12 +290,7 @@ def attempt_delivery(*, delivery_id: int) -> str | None:
 def _claim(delivery_id: int) -> Claim | None:
     now = timezone.now()
     with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("event", "endpoint__owner")
-            .filter(pk=delivery_id)
-            .first()
-        )
+        delivery = claim_delivery(delivery_id)
         if delivery is None or delivery.status != Delivery.Status.PENDING:
             return None
         if delivery.next_attempt_at and delivery.next_attempt_at > now:
@@ -328,11 +324,7 @@ def _claim(delivery_id: int) -> Claim | None:
 def _finish(claim: Claim, outcome: Outcome) -> str | None:
     now = timezone.now()
     with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update()
-            .filter(pk=claim.delivery_id, status=Delivery.Status.PENDING)
-            .first()
-        )
+        delivery = lock_pending_delivery(claim.delivery_id)
         if delivery is None:
             return None  # deleted with its endpoint while we were sending
         delivery.attempts += 1
@@ -366,9 +358,7 @@ def _count_on_commit(outcome: str) -> None:
 @transaction.atomic
 def retry_delivery(*, actor: Any, delivery_id: int) -> Delivery:
     """Make a failed delivery pending again (attempts kept) and enqueue it. Raises InvalidState."""
-    delivery = (
-        Delivery.objects.select_for_update().select_related("event", "endpoint").get(pk=delivery_id)
-    )
+    delivery = lock_delivery(delivery_id)
     if delivery.status != Delivery.Status.FAILED:
         raise InvalidState(f"Delivery {delivery.public_id} is {delivery.status}, not failed.")
     delivery.status = Delivery.Status.PENDING
@@ -422,12 +412,7 @@ def requeue_deliveries(*, grace: timedelta = REQUEUE_GRACE) -> int:
     while its new message waits in the queue. Returns how many were re-enqueued.
     """
     now = timezone.now()
-    overdue = (
-        Delivery.objects.select_for_update(skip_locked=True)
-        .filter(status=Delivery.Status.PENDING, next_attempt_at__lt=now - grace)
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)
-    )
+    overdue = overdue_deliveries(now - grace).values_list("pk", flat=True)
     ids = list(overdue[:REQUEUE_BATCH])
     if ids:
         Delivery.objects.filter(pk__in=ids).update(next_attempt_at=now, updated_at=now)

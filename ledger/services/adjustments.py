@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Account, User
 from accounts.services import system_account
+from ledger.locks import lock_adjustment_request
 from ledger.models import AdjustmentRequest
 from ledger.services.books import minor_amount
 from ledger.services.movements import post_journal
@@ -89,12 +90,7 @@ def reject_adjustment(*, actor: User, adjustment_id: int) -> AdjustmentRequest:
 def _lock_undecided(actor: User, adjustment_id: int) -> AdjustmentRequest:
     if not actor.has_perm("ledger.approve_adjustment"):
         raise PermissionDenied("Deciding an adjustment needs ledger.approve_adjustment.")
-    adjustment = (
-        AdjustmentRequest.objects.select_for_update(of=("self",))
-        .select_related("account__asset")
-        .filter(pk=adjustment_id)
-        .first()
-    )
+    adjustment = lock_adjustment_request(adjustment_id)
     if adjustment is None:
         raise NotFound("No such adjustment request.")
     if adjustment.status != AdjustmentRequest.Status.PROPOSED:

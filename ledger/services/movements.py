@@ -10,6 +10,7 @@ from django.db import transaction
 from accounts.models import Account, User
 from accounts.services import system_account
 from ledger import risk
+from ledger.locks import lock_transaction
 from ledger.models import Entry, Transaction
 from ledger.services.books import Books, Leg, lock_books, minor_amount
 from ledger.services.transfers import TransferItem, debit, open_books
@@ -198,7 +199,7 @@ def post_journal(
 def reverse_transaction(*, actor: User, transaction_id: int, reason: str = "") -> Transaction:
     """Post a new transaction mirroring a posted one; once only. Raises InvalidState."""
     # Lock order: the transaction row, then its accounts.
-    original = Transaction.objects.select_for_update().filter(pk=transaction_id).first()
+    original = lock_transaction(transaction_id)
     if original is None:
         raise NotFound("No such transaction.")
     if original.status != Transaction.Status.POSTED:

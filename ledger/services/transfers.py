@@ -14,6 +14,7 @@ from accounts.models import Account, User
 from accounts.permissions import TRANSFER_ANY, VIEW_ACCOUNTS
 from ledger import risk
 from ledger.errors import AssetMismatch
+from ledger.locks import lock_transaction
 from ledger.models import RiskRule, Transaction
 from ledger.services.books import Books, Leg, lock_books, minor_amount
 from ledgerflow import metrics
@@ -230,12 +231,7 @@ def post_transfer(
 
 def _lock_hold(transaction_id: int) -> tuple[Transaction, Books]:
     """Lock a pending transaction, then its two accounts (lock order: transaction, accounts)."""
-    txn = (
-        Transaction.objects.select_for_update(of=("self",))
-        .select_related("asset")
-        .filter(pk=transaction_id)
-        .first()
-    )
+    txn = lock_transaction(transaction_id)
     if txn is None:
         raise NotFound("No such transaction.")
     if txn.status != Transaction.Status.PENDING:

@@ -31,6 +31,7 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.locks import lock_accounts
 from accounts.models import Account, Asset, User
 from accounts.services import system_account
 from ledger.models import Entry, Transaction
@@ -157,12 +158,7 @@ class Command(ProgressCommand):
                 [Account(owner=owner, asset=asset, name=f"history {i}") for i in range(n_accounts)]
             )
             ids = [account.pk for account in accounts]
-            locked = list(
-                Account.objects.select_for_update()
-                .filter(pk__in=[world.pk, *ids])
-                .order_by("pk")
-                .values_list("pk", flat=True)
-            )
+            locked = lock_accounts([world.pk, *ids])
             if len(locked) != n_accounts + 1:
                 raise CommandError("the new accounts or the world account vanished")
             with connection.cursor() as cursor:
