@@ -2,11 +2,10 @@
 
 from django.contrib import admin
 from django.db import models
-from django.http import HttpRequest
 
 from audit.models import AuditLog
 from audit.services import record_audit, state_of
-from ledgerflow.admin_site import EstimatedCountPaginator
+from ledgerflow.admin_site import EstimatedCountPaginator, ReadOnlyAdmin
 
 
 class AuditedModelAdmin(admin.ModelAdmin):
@@ -48,7 +47,7 @@ def _action(obj: models.Model, verb: str) -> str:
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ReadOnlyAdmin):
     """History: nobody adds, edits or deletes audit rows, superusers included."""
 
     list_display = ("created_at", "actor", "action", "target_type", "target_id", "target_repr")
@@ -73,12 +72,3 @@ class AuditLogAdmin(admin.ModelAdmin):
         "request_id",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

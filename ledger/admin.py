@@ -32,7 +32,7 @@ from ledger.models import (
     Transaction,
 )
 from ledger.services import adjustments, post_pending, reverse_transaction, void_pending
-from ledgerflow.admin_site import EstimatedCountPaginator, ReadOnlyAdmin
+from ledgerflow.admin_site import EstimatedCountPaginator, ReadOnly, ReadOnlyAdmin
 from ledgerflow.errors import DomainError
 from ledgerflow.money import (
     InvalidAmount,
@@ -86,7 +86,7 @@ class BigTableAdmin(ReadOnlyAdmin):
 # --- transactions and entries ----------------------------------------------------------------
 
 
-class EntryInline(admin.TabularInline):
+class EntryInline(ReadOnly, admin.TabularInline):
     model = Entry
     fields = ("account", "amount_display", "balance_after_display", "account_version")
     readonly_fields = fields
@@ -98,15 +98,6 @@ class EntryInline(admin.TabularInline):
         return (
             super().get_queryset(request).select_related("account__asset", "asset").order_by("pk")
         )
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="amount")
     def amount_display(self, entry: Entry) -> str:

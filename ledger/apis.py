@@ -44,6 +44,12 @@ from ledgerflow.permissions import has_right, requires
 from ledgerflow.problems import field_errors
 from ledgerflow.schema import IDEMPOTENCY_KEY_HEADER, problem_responses
 
+# What a movement that risk rules watch answers (`_created`): 201, or 202 held for review.
+MOVEMENT_RESPONSES = {
+    201: TransactionSerializer,
+    202: OpenApiResponse(TransactionSerializer, description="Held for operator review."),
+}
+
 
 def _transaction_body(request: AuthenticatedRequest, txn) -> dict:
     """A transaction as this caller may see it (balances only of accounts it may view)."""
@@ -150,11 +156,7 @@ class TransferCreateApi(ApiView):
         summary="Transfer between two accounts of one asset",
         description=schema.TRANSFER_CREATE_DESCRIPTION,
         request=TransferCreateSerializer,
-        responses={
-            201: TransactionSerializer,
-            202: OpenApiResponse(TransactionSerializer, description="Held for operator review."),
-            **problem_responses(400, 401, 404, 409, 422),
-        },
+        responses={**MOVEMENT_RESPONSES, **problem_responses(400, 401, 404, 409, 422)},
         parameters=[IDEMPOTENCY_KEY_HEADER],
         examples=schema.TRANSFER_CREATE_EXAMPLES,
     )
@@ -225,11 +227,7 @@ class WithdrawalCreateApi(ApiView):
         summary="Withdrawal: money out to the asset's world account (owner or ledger.withdraw_any)",
         description=schema.WITHDRAWAL_CREATE_DESCRIPTION,
         request=AccountMovementCreateSerializer,
-        responses={
-            201: TransactionSerializer,
-            202: OpenApiResponse(TransactionSerializer, description="Held for operator review."),
-            **problem_responses(400, 401, 404, 409, 422),
-        },
+        responses={**MOVEMENT_RESPONSES, **problem_responses(400, 401, 404, 409, 422)},
         parameters=[IDEMPOTENCY_KEY_HEADER],
         examples=schema.WITHDRAWAL_CREATE_EXAMPLES,
     )

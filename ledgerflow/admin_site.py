@@ -47,9 +47,9 @@ class LedgerFlowAdminSite(admin.AdminSite):
         return super().index(request, extra_context=context)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """History (posted books, the outbox, delivery logs, reports): operators inspect it in the
-    admin, only services write it."""
+class ReadOnly:
+    """Nobody adds, changes or deletes these rows in the admin, superusers included: for a
+    ModelAdmin (ReadOnlyAdmin) or an inline."""
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
@@ -59,6 +59,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(ReadOnly, admin.ModelAdmin):
+    """History (posted books, the outbox, delivery logs, reports, the audit log): operators
+    inspect it in the admin, only services write it."""
 
 
 class EstimatedCountPaginator(Paginator):

@@ -44,7 +44,8 @@ def test_select_for_update_only_in_locks_modules():
 def test_the_lock_modules_take_locks():
     # The scan above finds calls (it would pass vacuously if it found none anywhere).
     modules = {path.relative_to(ROOT).as_posix() for path in _project_files() if _lock_calls(path)}
-    assert {"accounts/locks.py", "ledger/locks.py", "orders/locks.py", "webhooks/locks.py"} <= modules
+    expected = {"accounts/locks.py", "ledger/locks.py", "orders/locks.py", "webhooks/locks.py"}
+    assert expected <= modules
 
 
 def test_lock_order_names_real_models():
