@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import click
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.dateparse import parse_date, parse_datetime
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
@@ -209,6 +210,17 @@ class JsonCommand(BaseCommand):
             self.stdout.write(json.dumps(data, default=str))
         else:
             self.stdout.write(text)
+
+
+def iso_instant(text: str, option: str) -> datetime:
+    """An instant given on the command line: an ISO 8601 date (its midnight) or date-time,
+    UTC unless it says. CommandError naming `option` otherwise."""
+    value = parse_datetime(text)
+    if value is None and (day := parse_date(text)) is not None:
+        value = datetime.combine(day, datetime.min.time())
+    if value is None:
+        raise CommandError(f"{option}: not an ISO 8601 date or date-time: {text!r}")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class ProgressCommand(JsonCommand):

@@ -12,27 +12,18 @@ half file. `-` writes to stdout.
 import os
 import tempfile
 import time
-from datetime import UTC, datetime
-from datetime import time as day_start
+from datetime import datetime
 
 from django.core.management.base import CommandError
-from django.utils.dateparse import parse_date, parse_datetime
 
 from accounts.models import Account, User
-from ledgerflow.progress import ProgressCommand
+from ledgerflow.progress import ProgressCommand, iso_instant
 from reporting.csv_export import count_export_rows, write_csv
 from reporting.models import Export
 
 
 def _instant(text: str | None, option: str) -> datetime | None:
-    if not text:
-        return None
-    value = parse_datetime(text)
-    if value is None and (day := parse_date(text)) is not None:
-        value = datetime.combine(day, day_start())
-    if value is None:
-        raise CommandError(f"{option}: not an ISO 8601 date or date-time: {text!r}")
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return iso_instant(text, option) if text else None
 
 
 class Command(ProgressCommand):

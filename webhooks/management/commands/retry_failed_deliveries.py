@@ -12,14 +12,12 @@ and changes nothing.
 """
 
 import re
-from datetime import UTC, datetime, timedelta
-from datetime import time as day_start
+from datetime import datetime, timedelta
 
 from django.core.management.base import CommandError
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
-from ledgerflow.progress import ProgressCommand
+from ledgerflow.progress import ProgressCommand, iso_instant
 from webhooks import selectors, services
 from webhooks.models import EVENT_TYPES, WebhookEndpoint
 
@@ -32,12 +30,10 @@ def parse_since(text: str) -> datetime:
     """`90m`, `24h`, `7d` ago, or an ISO 8601 date or date-time (UTC unless it says)."""
     if match := _AGO.fullmatch(text.strip()):
         return timezone.now() - timedelta(**{_UNITS[match[2]]: float(match[1])})
-    value = parse_datetime(text)
-    if value is None and (day := parse_date(text)) is not None:
-        value = datetime.combine(day, day_start())
-    if value is None:
-        raise CommandError(f"--since: {text!r} is neither a duration (24h) nor ISO 8601.")
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        return iso_instant(text, "--since")
+    except CommandError:
+        raise CommandError(f"--since: {text!r} is neither a duration (24h) nor ISO 8601.") from None
 
 
 class Command(ProgressCommand):
