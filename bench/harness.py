@@ -187,7 +187,10 @@ def start_celery(processes: Processes, env: dict[str, str], *, concurrency: int)
         "--without-heartbeat",
         "--purge",
     ]
-    entry = processes.start("celery", argv, {**env, "LOG_JSON": "false"})
+    # ledgerflow/celery.py's setup_logging hook replaces Celery's logging with settings.LOGGING,
+    # whose root level is LOG_LEVEL: --loglevel is ignored, and the bench's WARNING would hide
+    # the INFO lines "Connected to ..." and "... ready." that wait_log waits for.
+    entry = processes.start("celery", argv, {**env, "LOG_JSON": "false", "LOG_LEVEL": "INFO"})
     wait_log(entry, "ready.", processes)
     return entry
 
